@@ -1,0 +1,1 @@
+"""Per-document decisions: extraction, language ID, quality filters, deduplication (curation issue)."""

@@ -1,0 +1,170 @@
+"""The `ernte` command. Exit codes: 0 success, 1 failure, 2 usage or configuration error.
+
+Logs go to stderr; results (paths, summaries, robots verdicts) go to stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from pipeline import __version__
+from pipeline.config import ConfigError, apply_overrides, load_config
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"ernte: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ernte")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def main(verbose: int, quiet: bool) -> None:
+    """Ernte: crawl, curate and train on web data with per-document lineage."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("ERNTE_LOG_LEVEL", logging.getLevelName(level))
+
+
+def read_seeds(seed_args: tuple[str, ...]) -> list[str]:
+    """A SEED is a URL or a file with one URL per line ('#' comments and blank lines ignored)."""
+    seeds: list[str] = []
+    for arg in seed_args:
+        if "://" in arg:
+            candidates = [arg]
+        elif Path(arg).is_file():
+            lines = Path(arg).read_text(encoding="utf-8").splitlines()
+            candidates = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        else:
+            _fail_usage(f"seed {arg!r} is neither a URL nor a readable file of URLs")
+        for url in candidates:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                _fail_usage(f"invalid seed URL {url!r}: only http(s) URLs with a host are crawled")
+            seeds.append(url)
+    return seeds
+
+
+@main.command()
+@click.argument("seeds", nargs=-1)
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Crawl directory (warc/, fetches/, state/).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'crawl').")
+@click.option("--max-pages", type=int, help="Pages to fetch in total.")
+@click.option("--max-pages-per-host", type=int, help="Pages to fetch per host.")
+@click.option("--max-depth", type=int, help="Link hops from a seed.")
+@click.option("--user-agent", help="Full User-Agent string; its product token is matched against robots.txt.")
+@click.option("--allow-private", is_flag=True, default=None, help="Allow hosts on private, loopback or link-local addresses.")
+@click.option("--scope", type=click.Choice(["host", "domain", "any"]), help="Which links to follow.")
+@click.option("--delay", "delay_s", type=float, help="Seconds between requests to one host (Crawl-delay wins if larger).")
+@click.option("--no-politeness", "politeness", flag_value=False, default=None, help="No delays or per-host limits (loopback benchmarks only).")
+@click.option("--skip-ai-optout", is_flag=True, default=None, help="Do not fetch URLs that robots.txt reserves from AI-training crawlers.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted crawl in --out without fetching completed URLs again.")
+def crawl(seeds, out, config_path, resume, **flags):
+    """Crawl SEED... (URLs, or files of URLs one per line) politely into WARC files and a fetch log.
+
+    Every URL the crawler decides about gets a fetch-log row saying why it was or was not fetched.
+    Exits 1 when nothing could be fetched.
+    """
+    from crawlers.crawl_process import CrawlDirectoryError, run_crawl
+
+    try:
+        config = load_config(config_path)
+        crawl_config = apply_overrides(config.crawl, flags)
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    seed_urls = read_seeds(seeds)
+    if not seed_urls and not resume:
+        _fail_usage("give at least one SEED (a URL or a file of URLs)")
+    try:
+        summary = run_crawl(seed_urls, out, crawl_config, resume)
+    except CrawlDirectoryError as exc:
+        _fail_usage(str(exc))
+    for line in summary.lines():
+        click.echo(line)
+    if summary.exit_code != 0:
+        click.echo(f"ernte: crawl process failed with exit code {summary.exit_code}", err=True)
+        sys.exit(EXIT_FAILURE)
+    if summary.pages_fetched == 0:
+        why = ", ".join(f"{k}: {v}" for k, v in summary.decisions.items()) or "no decisions recorded"
+        click.echo(f"ernte: nothing could be fetched ({why})", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("robots_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--agent", required=True, help="User agent (full string or product token) to evaluate for.")
+def robots(robots_file: Path, urls, agent: str):
+    """Evaluate ROBOTS_FILE for URL... as the crawler does.
+
+    Prints one line per URL: 'allowed' or 'disallowed', the URL, and the rule that decided.
+    """
+    from crawlers.robots_policy import RobotsTxt
+
+    parsed = RobotsTxt.parse(robots_file.read_bytes())
+    for url in urls:
+        decision = parsed.decide(url, agent)
+        click.echo(f"{'allowed' if decision.allowed else 'disallowed'} {url} {decision.describe()}")
+
+
+@main.command("serve-demo")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: a free port).")
+@click.option("--request-log", type=click.Path(dir_okay=False, path_type=Path), help="Append one JSON line per request here.")
+def serve_demo(port: int, request_log: Path | None):
+    """Serve the bundled multilingual demo site on 127.0.0.1 until Ctrl-C."""
+    from pipeline.demo_server import serve_forever
+
+    def ready(url: str) -> None:
+        click.echo(f"serving the demo site at {url}/ (Ctrl-C to stop)")
+        sys.stdout.flush()
+
+    try:
+        serve_forever(port=port, request_log_path=request_log, on_ready=ready)
+    except OSError as exc:
+        click.echo(f"ernte: error: cannot serve on port {port}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("ernte-demo"), show_default=True, help="Where the demo writes its outputs.")
+@click.option("--max-pages", type=int, default=200, show_default=True)
+@click.option("--fresh", is_flag=True, help="Delete an earlier demo crawl in --out first.")
+def demo(out: Path, max_pages: int, fresh: bool):
+    """Serve the demo site, crawl it politely and print where the WARC files and fetch log are."""
+    import shutil
+
+    from crawlers.crawl_process import run_crawl
+    from pipeline.config import CrawlConfig
+    from pipeline.demo_server import DemoServer
+
+    crawl_dir = out / "crawl"
+    if fresh and crawl_dir.exists():
+        shutil.rmtree(crawl_dir)
+    resume = (crawl_dir / "state").exists()
+    with DemoServer() as server:
+        click.echo(f"demo site: {server.base_url}/", err=True)
+        # Loopback is private: the demo has to allow it. Delay kept small so the demo is quick;
+        # the site's own Crawl-delay (1 s) still applies.
+        config = CrawlConfig(allow_private=True, max_pages=max_pages, delay_s=0.0)
+        summary = run_crawl([server.base_url + "/"], crawl_dir, config, resume=resume)
+    for line in summary.lines():
+        click.echo(line)
+    click.echo("try:")
+    click.echo(f"  python -c \"import duckdb; print(duckdb.sql(\\\"SELECT decision, count(*) FROM '{crawl_dir}/fetches/*.parquet' GROUP BY 1\\\"))\"")
+    click.echo(f"  warcio index {crawl_dir}/warc/*.warc.gz | head")
+    if summary.exit_code != 0 or summary.pages_fetched == 0:
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Typed configuration for every stage: one YAML file, validated, recorded with every output.
+
+Every model forbids unknown keys, so a typo in a config file is an error, not a silently
+ignored setting. Defaults work: an empty file (or none) is a valid configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crawlers.robots_policy import AI_TRAINING_AGENTS
+from pipeline import __version__
+
+DEFAULT_USER_AGENT = f"ErnteBot/{__version__} (+https://pypi.org/project/ernte/)"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CrawlConfig(StrictModel):
+    """What `ernte crawl` fetches, how politely, and how it archives."""
+
+    user_agent: str = Field(DEFAULT_USER_AGENT, description="Full UA string; its product token is matched against robots.txt groups")
+    operator: str = Field("", description="Who runs the crawl (contact); recorded in every warcinfo record")
+    max_pages: int = Field(1000, ge=1, description="Pages fetched in total (robots.txt not counted)")
+    max_pages_per_host: int | None = Field(None, ge=1)
+    max_depth: int = Field(20, ge=0, description="Link hops from a seed")
+    scope: Literal["host", "domain", "any"] = Field("host", description="host: same host as a seed; domain: same registrable domain (last two labels); any: everything")
+    allow_private: bool = Field(False, description="Allow hosts that resolve to private, loopback or link-local addresses")
+    max_url_length: int = Field(2048, ge=16)
+    allowed_content_types: list[str] = Field(default_factory=lambda: ["text/html", "application/xhtml+xml"], description="Empty list: keep every type")
+    max_response_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Enforced on the received body and after decompression")
+    download_timeout_s: float = Field(30.0, gt=0)
+    concurrent_requests: int = Field(16, ge=1)
+    per_host_concurrency: int = Field(1, ge=1)
+    delay_s: float = Field(1.0, ge=0, description="Minimum delay between requests to one host; a larger Crawl-delay wins")
+    max_crawl_delay_s: float = Field(60.0, ge=0, description="Cap on a robots.txt Crawl-delay (longer ones are recorded, capped)")
+    autothrottle: bool = True
+    politeness: bool = Field(True, description="false switches delays, Crawl-delay and per-host limits off (benchmarks on loopback only)")
+    retry_times: int = Field(2, ge=0)
+    max_retry_after_s: float = Field(300.0, ge=0, description="Longest Retry-After honoured on 429/503")
+    robots_cache_ttl_s: float = Field(24 * 3600, gt=0, le=24 * 3600, description="RFC 9309: cache robots.txt at most 24 h")
+    robots_error_ttl_s: float = Field(60.0, ge=0, description="How long an unreachable robots.txt keeps its host off limits before a retry")
+    ai_agents: list[str] = Field(default_factory=lambda: list(AI_TRAINING_AGENTS), description="AI-training crawlers whose robots.txt groups are evaluated per URL")
+    skip_ai_optout: bool = Field(False, description="Skip URLs that robots.txt reserves from AI-training crawlers (default: fetch and record)")
+    warc_prefix: str = Field("ernte", pattern=r"^[A-Za-z0-9_.-]+$")
+    warc_max_bytes: int = Field(1_000_000_000, ge=1024, description="Rotate WARC files at about this size")
+    revisit_duplicates: bool = Field(True, description="Write identical payloads as revisit records")
+    fetch_log_rows_per_part: int = Field(1000, ge=1)
+
+    @field_validator("user_agent")
+    @classmethod
+    def _has_product_token(cls, value: str) -> str:
+        from crawlers.robots_policy import product_token
+
+        if not product_token(value):
+            raise ValueError("user_agent must start with a product token such as 'ErnteBot/1.0'")
+        return value
+
+
+class ErnteConfig(StrictModel):
+    """The whole configuration file. Later stages add their sections here."""
+
+    crawl: CrawlConfig = Field(default_factory=CrawlConfig)
+
+
+class ConfigError(Exception):
+    """A configuration file or option that cannot be used (exit code 2)."""
+
+
+def load_config(path: Path | None) -> ErnteConfig:
+    if path is None:
+        return ErnteConfig()
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return ErnteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid configuration:\n{format_validation_error(exc)}") from None
+
+
+def apply_overrides(model: StrictModel, overrides: dict) -> StrictModel:
+    """Command-line flags win over the file; None means the flag was not given."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return model.model_validate({**model.model_dump(), **given})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid option:\n{format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def config_hash(model: BaseModel) -> str:
+    """sha256 of the canonical JSON of a resolved configuration."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

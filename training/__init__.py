@@ -1,0 +1,1 @@
+"""Tokenizer and model training on curated shards (training issue)."""
