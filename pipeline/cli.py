@@ -138,8 +138,7 @@ def serve_demo(port: int, request_log: Path | None):
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("ernte-demo"), show_default=True, help="Where the demo writes its outputs.")
 @click.option("--max-pages", type=int, default=200, show_default=True)
-@click.option("--fresh", is_flag=True, help="Delete an earlier demo crawl in --out first.")
-def demo(out: Path, max_pages: int, fresh: bool):
+def demo(out: Path, max_pages: int):
     """Serve the demo site, crawl it politely and print where the WARC files and fetch log are."""
     import shutil
 
@@ -148,20 +147,21 @@ def demo(out: Path, max_pages: int, fresh: bool):
     from pipeline.demo_server import DemoServer
 
     crawl_dir = out / "crawl"
-    if fresh and crawl_dir.exists():
+    # The demo server gets a new port each time, so an earlier demo crawl cannot be resumed.
+    if crawl_dir.exists():
         shutil.rmtree(crawl_dir)
-    resume = (crawl_dir / "state").exists()
     with DemoServer() as server:
         click.echo(f"demo site: {server.base_url}/", err=True)
         # Loopback is private: the demo has to allow it. Delay kept small so the demo is quick;
         # the site's own Crawl-delay (1 s) still applies.
         config = CrawlConfig(allow_private=True, max_pages=max_pages, delay_s=0.0)
-        summary = run_crawl([server.base_url + "/"], crawl_dir, config, resume=resume)
+        summary = run_crawl([server.base_url + "/"], crawl_dir, config, resume=False)
     for line in summary.lines():
         click.echo(line)
+    bin_dir = Path(sys.executable).parent
     click.echo("try:")
-    click.echo(f"  python -c \"import duckdb; print(duckdb.sql(\\\"SELECT decision, count(*) FROM '{crawl_dir}/fetches/*.parquet' GROUP BY 1\\\"))\"")
-    click.echo(f"  warcio index {crawl_dir}/warc/*.warc.gz | head")
+    click.echo(f"  {bin_dir / 'python'} -c \"import duckdb; print(duckdb.sql(\\\"SELECT decision, count(*) FROM '{crawl_dir}/fetches/*.parquet' GROUP BY 1\\\"))\"")
+    click.echo(f"  {bin_dir / 'warcio'} index {crawl_dir}/warc/*.warc.gz | head")
     if summary.exit_code != 0 or summary.pages_fetched == 0:
         sys.exit(EXIT_FAILURE)
 
