@@ -94,12 +94,16 @@ class CrawlPolicyMiddleware:
         state = session.host(host)
         fields = _request_fields(request)
 
-        if not request.meta.get("ernte_admitted"):
+        # Retries keep the admission; a redirect (same meta, new URL) is judged afresh.
+        if request.meta.get("ernte_admitted_url") != request.url:
             if request.meta.get("redirect_urls"):
                 self._check_redirect_target(request, fields)
             problem = await self._address_problem(host, state)
             if problem:
                 self._drop(request, FetchDecision.OUT_OF_SCOPE, fields, reason=problem)
+            budget = session.budget_problem(host)
+            if budget:  # checked before robots.txt: no robots fetch for a host we will not crawl
+                self._drop(request, FetchDecision.BUDGET_EXHAUSTED, fields, reason=budget)
             await self._ensure_robots(request, host, state)
             policy = self._robots_fields(request, state)
             request.meta["ernte_policy"] = policy
@@ -110,11 +114,11 @@ class CrawlPolicyMiddleware:
                 self._drop(request, FetchDecision.ROBOTS_DISALLOWED, fields, **policy)
             if config.skip_ai_optout and policy["ai_optout"]:
                 self._drop(request, FetchDecision.AI_OPTOUT, fields, reason="robots.txt reserves it from " + ", ".join(policy["ai_optout_agents"]), **policy)
-            budget = session.budget_problem(host)
+            budget = session.budget_problem(host)  # again: other requests may have taken slots while robots.txt was fetched
             if budget:
                 self._drop(request, FetchDecision.BUDGET_EXHAUSTED, fields, reason=budget, **policy)
             session.take_page_slot(host)
-            request.meta["ernte_admitted"] = True
+            request.meta["ernte_admitted_url"] = request.url
             self._apply_crawl_delay(host, state)
 
         wait = state.not_before - time.time()
