@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from crawlers.fetch_log import JOURNAL_NAME, FetchLog, read_journal
+from crawlers.fetch_log import JOURNAL_NAME, FetchLog, read_journal, write_missing_parts
 from crawlers.warc_writer import WarcWriter, repair_truncated_warc
 from pipeline import __version__
 from pipeline.config import CrawlConfig, config_hash
@@ -157,6 +157,9 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool) ->
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
     code = subprocess.call([sys.executable, "-m", "crawlers.crawl_process", str(spec_file)], env=env)
+    if code != 0:
+        # The crawl process died: the journal still has every completed fetch; publish them.
+        write_missing_parts(out)
     return summarize(out, code)
 
 

@@ -145,3 +145,14 @@ class FetchLog:
         self._journal.flush()
         os.fsync(self._journal.fileno())
         self._journal.close()
+
+
+def write_missing_parts(out_dir: Path) -> int:
+    """Write Parquet parts for journal rows not yet in the fetch log (after a crashed crawl)."""
+    fetches = Path(out_dir) / "fetches"
+    done = covered_seq(fetches)
+    missing = [r for r in read_journal(Path(out_dir) / "state" / JOURNAL_NAME).rows if r["seq"] > done]
+    if missing:
+        write_part(fetches, missing)
+    return len(missing)
+
