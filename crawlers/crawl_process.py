@@ -59,6 +59,7 @@ def scrapy_settings(config: CrawlConfig) -> dict:
         "LOG_LEVEL": os.environ.get("ERNTE_LOG_LEVEL", "INFO"),
         "CONCURRENT_REQUESTS": config.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": config.per_host_concurrency if polite else config.concurrent_requests,
+        "CONCURRENT_ITEMS": 1,  # callbacks yield only requests; Scrapy starts this many asyncio tasks per callback/errback result
         "DOWNLOAD_DELAY": config.delay_s if polite else 0,
         "RANDOMIZE_DOWNLOAD_DELAY": False,  # a randomised delay could go below Crawl-delay
         "AUTOTHROTTLE_ENABLED": polite and config.autothrottle,  # our subclass below, with a Crawl-delay floor

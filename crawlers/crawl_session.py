@@ -52,7 +52,8 @@ class CrawlSession:
                 self.pages_attempted += 1
                 self.host(row["host"] or "").pages_attempted += 1
             if row.get("warc_record_type") == "response" and row.get("payload_digest"):
-                date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["fetched_at"]))
+                # WARC-Refers-To-Date must be the original's WARC-Date; older journals lack it.
+                date = row.get("warc_date") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["fetched_at"]))
                 self.warc.remember_original(row["payload_digest"], OriginalCapture(row["url"], date, row["warc_record_id"]))
         for q in self.previous.queued:
             self.seen_canonical.add(canonical_url(q.url))

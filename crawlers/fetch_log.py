@@ -114,7 +114,14 @@ class FetchLog:
         done = covered_seq(self.fetches_dir)
         self._pending = [r for r in previous.rows if r["seq"] > done]
         self._next_seq = max((r["seq"] for r in previous.rows), default=-1) + 1
-        self._journal = open(self.state_dir / JOURNAL_NAME, "ab")
+        journal = self.state_dir / JOURNAL_NAME
+        self._journal = open(journal, "ab")
+        if self._journal.tell() > 0:
+            with open(journal, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    # A killed crawl can leave half a line; end it so our first row is a line of its own.
+                    self._journal.write(b"\n")
         self.counts: dict[str, int] = {}
         self._flush_parts(force=True)
 

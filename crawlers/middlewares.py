@@ -295,6 +295,7 @@ class ArchiveMiddleware:
             warc_record_id=archived.record_id,
             warc_record_type=archived.record_type,
             payload_digest=archived.payload_digest,
+            warc_date=archived.date,  # journal only (not a fetch-log column): revisits after --resume
         )
         request.meta["ernte_row_seq"] = row["seq"]
         return response
@@ -317,6 +318,7 @@ class ArchiveMiddleware:
         logger.info("HTTP %s for %s: retry %d in %.1f s", response.status, request.url, attempt, wait)
         retry = request.replace(dont_filter=True)
         retry.meta["ernte_attempt"] = attempt
+        retry.meta.pop("ernte_stopped_type", None)  # that flag was about this response, not the retry's
         return retry
 
     def _decompressed_too_large(self, response: Response) -> str | None:
@@ -380,6 +382,8 @@ class ArchiveMiddleware:
             finished_at=time.time(),
             ip_address=str(response.ip_address) if response.ip_address else None,
             metadata=metadata,
+            # Stopped after the headers (unwanted type on a non-2xx answer): only part of the body.
+            truncated="unspecified" if "download_stopped" in response.flags else None,
         )
 
 

@@ -11,11 +11,17 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 
 from crawlers.crawl_session import CrawlSession
 from crawlers.middlewares import AlreadyDecided
 from crawlers.url_policy import canonical_url, scope_violation
 from pipeline.schema import FetchDecision
+
+try:
+    from scrapy.exceptions import DownloadCancelledError
+except ImportError:  # older Scrapy: the Twisted CancelledError reaches the errback
+    DownloadCancelledError = CancelledError
 
 
 class ErnteSpider(Spider):
@@ -25,7 +31,9 @@ class ErnteSpider(Spider):
     def __init__(self, *args, ernte_session: CrawlSession, **kwargs):
         super().__init__(*args, **kwargs)
         self.ernte_session = ernte_session
-        self.link_extractor = LinkExtractor(unique=True, canonicalize=False, tags=("a", "area", "link"), attrs=("href",))
+        # deny_extensions=(): no link is dropped silently for its extension (.pdf, .png, ...);
+        # the response's Content-Type decides, and the fetch log records it.
+        self.link_extractor = LinkExtractor(unique=True, canonicalize=False, tags=("a", "area", "link"), attrs=("href",), deny_extensions=())
 
     @property
     def session(self) -> CrawlSession:
@@ -89,6 +97,11 @@ class ErnteSpider(Spider):
         depth, referrer = request.meta.get("ernte_depth", 0), request.meta.get("ernte_referrer")
         if "max size" in message or "DOWNLOAD_MAXSIZE" in message:
             decision = FetchDecision.TOO_LARGE
+        elif failure.check(DownloadCancelledError, CancelledError):
+            # Scrapy cancels a download whose received bytes pass DOWNLOAD_MAXSIZE (no message when
+            # no Content-Length announced the size); timeouts arrive as their own exception.
+            decision = FetchDecision.TOO_LARGE
+            message = f"body > {self.session.config.max_response_bytes} B (download cancelled at the size limit)"
         elif failure.check(IgnoreRequest):
             decision = FetchDecision.ERROR
         else:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -56,6 +56,7 @@ class Capture:
     finished_at: float
     ip_address: str | None
     metadata: dict[str, str]  # extra fields for the metadata record
+    truncated: str | None = None  # WARC-Truncated reason when the body was not received whole
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class ArchivedRecord:
     record_id: str
     record_type: str  # response | revisit
     payload_digest: str
+    date: str = ""  # its WARC-Date (a later revisit's WARC-Refers-To-Date)
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,11 @@ class WarcWriter:
         common = {"WARC-Date": date}
         if capture.ip_address:
             common["WARC-IP-Address"] = capture.ip_address
+        if capture.truncated:
+            common["WARC-Truncated"] = capture.truncated
 
-        original = self.originals.get(digest) if self.revisit_duplicates else None
+        # A truncated body is not the payload: it is never a revisit, nor the original of one.
+        original = self.originals.get(digest) if self.revisit_duplicates and not capture.truncated else None
         if original is not None:
             main = w.create_revisit_record(
                 capture.url,
@@ -172,10 +177,12 @@ class WarcWriter:
             record_type = "response"
         record_id = main.rec_headers.get_header("WARC-Record-ID")
         offset, length = self._write(main)
-        if record_type == "response":
+        if record_type == "response" and not capture.truncated:
             self.originals.setdefault(digest, OriginalCapture(capture.url, date, record_id))
 
-        request_head = StatusAndHeaders(f"{capture.method} {capture.request_target}", capture.request_headers, protocol=capture.protocol, is_http_request=True)
+        # is_http_request: warcio takes the method off the front of this line (its 'protocol'
+        # argument would be overwritten), so the HTTP version must be part of the line itself.
+        request_head = StatusAndHeaders(f"{capture.method} {capture.request_target} {capture.protocol}", capture.request_headers, is_http_request=True)
         request = w.create_warc_record(
             capture.url,
             "request",
@@ -198,22 +205,41 @@ class WarcWriter:
         )
         self._write(metadata)
         self._fh.flush()  # a completed fetch survives kill -9 of the crawler process
-        return ArchivedRecord(self._name, offset, length, record_id, record_type, digest)
+        return ArchivedRecord(self._name, offset, length, record_id, record_type, digest, date)
+
+
+def _complete_members_end(fh) -> int:
+    """Offset where the run of complete gzip members at the start of fh ends.
+
+    Every record is its own gzip member, written compressed as it goes and closed by the gzip
+    trailer, so a member is complete exactly when its record is. (warcio's ArchiveIterator reads
+    a torn last member without complaint, as a record with a short block.)"""
+    end = pos = 0
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    buf = b""
+    while True:
+        if not buf:
+            buf = fh.read(1 << 16)  # small reads keep the (discarded) inflated output small
+            if not buf:
+                return end
+        try:
+            inflater.decompress(buf)
+        except zlib.error:
+            return end  # not gzip from here on: garbage after the last complete record
+        if inflater.eof:
+            pos += len(buf) - len(inflater.unused_data)
+            end, buf = pos, inflater.unused_data
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        else:
+            pos += len(buf)
+            buf = b""
 
 
 def repair_truncated_warc(path: Path) -> int:
     """Cut an interrupted WARC file back to its last complete record; returns bytes removed."""
     size = path.stat().st_size
-    good_end = 0
-    try:
-        with open(path, "rb") as fh:
-            it = ArchiveIterator(fh)
-            for record in it:
-                record.content_stream().read()
-                it.read_to_end(record)
-                good_end = it.get_record_offset() + it.get_record_length()
-    except Exception:
-        pass  # everything after good_end is the incomplete tail
+    with open(path, "rb") as fh:
+        good_end = _complete_members_end(fh)
     if good_end < size:
         with open(path, "r+b") as fh:
             fh.truncate(good_end)

@@ -79,7 +79,11 @@ def crawl(seeds, out, config_path, resume, **flags):
 
     try:
         config = load_config(config_path)
-        crawl_config = apply_overrides(config.crawl, flags)
+        base = config.crawl
+        if resume and config_path is None:
+            # Continue with the interrupted crawl's own settings; flags given now still win.
+            base = _stored_crawl_config(out) or base
+        crawl_config = apply_overrides(base, flags)
     except ConfigError as exc:
         _fail_usage(str(exc))
     seed_urls = read_seeds(seeds)
@@ -98,6 +102,22 @@ def crawl(seeds, out, config_path, resume, **flags):
         why = ", ".join(f"{k}: {v}" for k, v in summary.decisions.items()) or "no decisions recorded"
         click.echo(f"ernte: nothing could be fetched ({why})", err=True)
         sys.exit(EXIT_FAILURE)
+
+
+def _stored_crawl_config(out: Path):
+    """The resolved configuration an earlier crawl into OUT ran with (None if there is none)."""
+    import json
+
+    from crawlers.crawl_process import SPEC_NAME
+    from pipeline.config import CrawlConfig
+
+    spec = out / "state" / SPEC_NAME
+    if not spec.is_file():
+        return None
+    try:
+        return CrawlConfig.model_validate(json.loads(spec.read_text(encoding="utf-8"))["config"])
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{spec}: cannot read the stored crawl configuration: {exc}") from None
 
 
 @main.command()
