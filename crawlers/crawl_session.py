@@ -78,6 +78,11 @@ class CrawlSession:
         self.pages_attempted += 1
         self.host(host).pages_attempted += 1
 
+    def return_page_slot(self, host: str) -> None:
+        """A body we stopped after the headers (unwanted type) is not a page: it uses no budget."""
+        self.pages_attempted -= 1
+        self.host(host).pages_attempted -= 1
+
     # -- decisions -----------------------------------------------------------------------------
     def decide(self, url: str, decision: FetchDecision, *, depth: int | None = None, referrer: str | None = None, **fields) -> dict:
         row = empty_fetch_row()

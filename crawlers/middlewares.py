@@ -266,6 +266,7 @@ class ArchiveMiddleware:
 
         if request.meta.get("ernte_stopped_type") and 200 <= response.status < 300:
             self.session.decide(request.url, FetchDecision.SKIPPED_CONTENT_TYPE, reason=f"content type {media_type(content_type)}", **base)
+            self.session.return_page_slot(url_host(request.url))
             raise AlreadyDecided(request.url)
         too_large = self._decompressed_too_large(response)
         if too_large:

@@ -29,7 +29,7 @@ class CrawlConfig(StrictModel):
 
     user_agent: str = Field(DEFAULT_USER_AGENT, description="Full UA string; its product token is matched against robots.txt groups")
     operator: str = Field("", description="Who runs the crawl (contact); recorded in every warcinfo record")
-    max_pages: int = Field(1000, ge=1, description="Pages fetched in total (robots.txt not counted)")
+    max_pages: int = Field(1000, ge=1, description="Pages fetched in total (robots.txt and bodies skipped for their content type not counted)")
     max_pages_per_host: int | None = Field(None, ge=1)
     max_depth: int = Field(20, ge=0, description="Link hops from a seed")
     scope: Literal["host", "domain", "any"] = Field("host", description="host: same host as a seed; domain: same registrable domain (last two labels); any: everything")
