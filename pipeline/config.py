@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -65,10 +66,60 @@ class CrawlConfig(StrictModel):
         return value
 
 
+class ExtractSettings(StrictModel):
+    """trafilatura, with FineWeb's settings by default (favour precision, no comments)."""
+
+    favor_precision: bool = True
+    include_comments: bool = False
+    max_input_chars: int = Field(2_000_000, ge=1000, description="Larger pages are not extracted (reason input_too_large)")
+    timeout_s: float = Field(5.0, gt=0, description="Per-document time limit (reason extract_timeout)")
+
+
+class DedupSettings(StrictModel):
+    """FineWeb's MinHash parameters by default: word 5-grams, 14 bands x 8 rows."""
+
+    exact: bool = True
+    minhash: bool = True
+    ngram: int = Field(5, ge=1)
+    bands: int = Field(14, ge=1)
+    rows: int = Field(8, ge=1)
+    seed: int = 1
+
+
+class CurateConfig(StrictModel):
+    """What `ernte curate` keeps, and how it writes shards."""
+
+    languages: list[str] | None = Field(None, description="ISO 639-1 codes to keep; null keeps every language")
+    min_lang_score: float = Field(0.65, ge=0, le=1, description="fastText lid.176 score below which a document is dropped")
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    quality: bool = Field(True, description="Apply FineWeb's quality filters (signals are measured either way)")
+    quality_thresholds: dict[str, float | int | bool | None] = Field(default_factory=dict, description="Overrides of filters.quality.QualityThresholds fields; null switches a rule off")
+    pii: bool = Field(True, description="Replace e-mail and public IP addresses as FineWeb does")
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Larger decoded bodies are dropped (reason too_large)")
+    shard_target_bytes: int = Field(128 * 1024 * 1024, ge=1024, description="Approximate text bytes per shard")
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    keep_rejected: bool = False
+
+    @field_validator("quality_thresholds")
+    @classmethod
+    def _known_thresholds(cls, value: dict) -> dict:
+        import dataclasses
+
+        from filters.quality import QualityThresholds
+
+        known = {f.name for f in dataclasses.fields(QualityThresholds)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
+        return value
+
+
 class ErnteConfig(StrictModel):
     """The whole configuration file. Later stages add their sections here."""
 
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
+    curate: CurateConfig = Field(default_factory=CurateConfig)
 
 
 class ConfigError(Exception):

@@ -75,3 +75,129 @@ FETCH_LOG_COLUMNS = tuple(FETCH_LOG.names)
 def empty_fetch_row() -> dict:
     """A fetch-log row with every column present (None), so writers never forget one."""
     return {name: None for name in FETCH_LOG_COLUMNS}
+
+
+# -- curation ------------------------------------------------------------------------------------
+
+
+def _quality_fields() -> list[pa.Field]:
+    """One column per FineWeb quality signal, typed from the signals dataclass."""
+    import dataclasses
+
+    from filters.quality import QualitySignals
+
+    arrow = {int: pa.int64(), float: pa.float64(), "int": pa.int64(), "float": pa.float64()}
+    return [pa.field(f.name, arrow[f.type]) for f in dataclasses.fields(QualitySignals)]
+
+
+class DocDecision(str, Enum):
+    KEPT = "kept"
+    DROPPED = "dropped"
+
+
+# Drop reasons that are not quality rules (those come from filters.quality.DROP_REASONS), in
+# pipeline order: reading, extraction, language, [quality], deduplication.
+READ_DROP_REASONS = ("too_large", "empty_body", "revisit_unresolved")
+EXTRACT_DROP_REASONS = ("input_too_large", "extract_timeout", "no_text", "empty_input", "extract_error")
+LANG_DROP_REASONS = ("lang_not_selected", "lang_score_low")
+DEDUP_DROP_REASONS = ("exact_duplicate", "near_duplicate")
+
+# What a worker produces per input document (DIR/work/*.parquet): provenance before dedup, plus
+# the text and the dedup signals.
+_DOC_FIELDS = [
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("url", pa.string()),
+    pa.field("host", pa.string()),
+    pa.field("input_file", pa.string()),  # path of the WARC file as given to curate
+    pa.field("warc_file", pa.string()),  # its file name (as in the fetch log)
+    pa.field("warc_offset", pa.int64()),
+    pa.field("warc_record_id", pa.string()),
+    pa.field("warc_record_type", pa.string()),
+    pa.field("payload_digest", pa.string()),
+    pa.field("http_status", pa.int16()),
+    pa.field("content_type", pa.string()),
+    pa.field("fetched_at", TIMESTAMP),
+    pa.field("charset", pa.string()),
+    pa.field("decode_errors", pa.int64()),
+    pa.field("body_bytes", pa.int64()),
+    pa.field("extractor_version", pa.string()),
+    pa.field("title", pa.string()),
+    pa.field("pub_date", pa.string()),
+    pa.field("canonical_url", pa.string()),
+    pa.field("html_lang", pa.string()),
+    pa.field("text_chars", pa.int64()),
+    pa.field("lang", pa.string()),
+    pa.field("lang_score", pa.float64()),
+    *_quality_fields(),
+    pa.field("pii_emails_replaced", pa.int32()),
+    pa.field("pii_ips_replaced", pa.int32()),
+    # Raw opt-out signals from the response headers (the consent issue interprets them).
+    *[pa.field(header_column(h), pa.string()) for h in OPTOUT_HEADERS],
+    # Joined from an Ernte fetch log when the input is a crawl directory.
+    pa.field("crawl_id", pa.string()),
+    pa.field("depth", pa.int32()),
+    pa.field("robots_rule", pa.string()),
+    pa.field("ai_optout", pa.bool_()),
+    pa.field("ai_optout_agents", pa.list_(pa.string())),
+]
+
+WORK_DOCS = pa.schema(
+    _DOC_FIELDS
+    + [
+        pa.field("pre_dedup_decision", pa.string()),  # kept | dropped, before deduplication
+        pa.field("pre_dedup_drop_reason", pa.string()),
+        pa.field("text", pa.string()),  # the text the shard would hold (None when dropped before extraction)
+        pa.field("exact_hash", pa.string()),
+        pa.field("band_keys", pa.list_(pa.binary())),
+    ]
+)
+
+PROVENANCE = pa.schema(
+    _DOC_FIELDS
+    + [
+        pa.field("decision", pa.string(), nullable=False),  # DocDecision
+        pa.field("drop_reason", pa.string()),  # the first rule that failed
+        pa.field("dedup_cluster", pa.string()),  # doc_id of the cluster's representative
+        pa.field("dedup_cluster_size", pa.int32()),
+        pa.field("shard", pa.string()),  # file name in DIR/shards/ for kept documents
+        pa.field("run_id", pa.string()),
+    ]
+)
+
+SHARD = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("host", pa.string()),
+        pa.field("lang", pa.string()),
+        pa.field("lang_score", pa.float64()),
+        pa.field("fetched_at", TIMESTAMP),
+        pa.field("title", pa.string()),
+        pa.field("canonical_url", pa.string()),
+        pa.field("dedup_cluster", pa.string()),
+        pa.field("run_id", pa.string()),
+    ]
+)
+
+REJECTED = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("drop_reason", pa.string()),
+        pa.field("run_id", pa.string()),
+    ]
+)
+
+DEDUP_INDEX = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("fetched_at", TIMESTAMP),
+        pa.field("exact_hash", pa.string()),
+        pa.field("band_keys", pa.list_(pa.binary())),
+        pa.field("cluster_id", pa.string()),
+        pa.field("representative", pa.bool_()),
+        pa.field("run_id", pa.string()),
+    ]
+)
