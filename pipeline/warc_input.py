@@ -270,7 +270,7 @@ class WarcDocumentReader:
             source = None
         if source is None:
             self.counts["revisit_unresolved"] += 1
-            return self._skipped("revisit_unresolved", "original not in the input", offset, record_id, url, rec_type, headers, None)
+            return self._skipped("revisit_unresolved", "original not in the input", offset, record_id, url, rec_type, headers, record.http_headers, None)
         self.counts["revisit_resolved"] += 1
         status = record.http_headers.get_statuscode() if record.http_headers else None
         return self._build(source, offset, record_id, url, digest, rec_type, record_headers=headers, http_status_override=status)
