@@ -19,8 +19,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from crawlers.fetch_log import JOURNAL_NAME, FetchLog, read_journal, write_missing_parts
 from crawlers.warc_writer import WarcWriter, repair_truncated_warc
 from pipeline import __version__
@@ -102,7 +100,7 @@ def warcinfo_fields(config: CrawlConfig, robots_policy: str) -> dict[str, str]:
     }
 
 
-def child_main(spec_path: Path) -> int:
+def child_main(spec_path: Path, install_root_handler: bool = True) -> int:
     """Entry point of the crawl process."""
     from scrapy.crawler import CrawlerProcess
     from tqdm import tqdm
@@ -126,7 +124,7 @@ def child_main(spec_path: Path) -> int:
     fetch_log = FetchLog(out, crawl_id, config.fetch_log_rows_per_part, previous)
     session = CrawlSession(config=config, seeds=spec["seeds"], fetch_log=fetch_log, warc=warc, previous=previous)
     session.progress = tqdm(total=config.max_pages, initial=session.pages_attempted, unit="page", desc="crawl", file=sys.stderr, disable=None, dynamic_ncols=True)
-    process = CrawlerProcess(scrapy_settings(config), install_root_handler=True)
+    process = CrawlerProcess(scrapy_settings(config), install_root_handler=install_root_handler)
     process.crawl(ErnteSpider, ernte_session=session)
     try:
         process.start()
@@ -137,8 +135,13 @@ def child_main(spec_path: Path) -> int:
     return 1 if process.bootstrap_failed else 0
 
 
-def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool) -> CrawlSummary:
-    """Parent side: prepare the directory, run the crawl process, read back the summary."""
+def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in_process: bool = False) -> CrawlSummary:
+    """Prepare the directory, run the crawl, read back the summary.
+
+    in_process: crawl in this process (its Twisted reactor cannot run again afterwards). The
+    `ernte crawl` command does this, since its process exists for that one crawl; callers that go
+    on afterwards (the demo, flows, tests) get a child process.
+    """
     out = Path(out)
     journal = out / "state" / JOURNAL_NAME
     spec_file = out / "state" / SPEC_NAME
@@ -155,6 +158,9 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool) ->
     spec = {"out": str(out.resolve()), "seeds": seeds, "config": config.model_dump(mode="json"), "resume": resume, "crawl_id": crawl_id}
     spec_file.write_text(json.dumps(spec, indent=2))
     (out / "crawl.json").write_text(json.dumps({"ernte_version": __version__, "crawl_id": crawl_id, "seeds": seeds, "config": spec["config"], "config_sha256": config_hash(config)}, indent=2))
+    if in_process:
+        code = child_main(spec_file, install_root_handler=False)
+        return summarize(out, code)
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
     code = subprocess.call([sys.executable, "-m", "crawlers.crawl_process", str(spec_file)], env=env)
@@ -165,6 +171,8 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool) ->
 
 
 def summarize(out: Path, exit_code: int = 0) -> CrawlSummary:
+    import pyarrow.parquet as pq
+
     decisions: dict[str, int] = {}
     pages = 0
     parts = sorted((out / "fetches").glob("part-*.parquet"))

@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from pipeline.schema import FETCH_LOG, FETCH_LOG_COLUMNS, FetchDecision
+from pipeline.schema import FETCH_DECISIONS, FETCH_LOG_COLUMNS
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -81,6 +78,11 @@ def _to_arrow_row(row: dict) -> dict:
 
 def write_part(directory: Path, rows: list[dict]) -> Path:
     """Write rows (already in seq order) as one Parquet part, atomically."""
+    import pyarrow as pa  # imported here: the `ernte crawl` parent process never needs it
+    import pyarrow.parquet as pq
+
+    from pipeline.schema import FETCH_LOG
+
     directory.mkdir(parents=True, exist_ok=True)
     first, last = rows[0]["seq"], rows[-1]["seq"]
     final = directory / f"part-{first:09d}-{last:09d}.parquet"
@@ -129,7 +131,7 @@ class FetchLog:
         self._journal.write(json.dumps({"t": "queued", "url": url, "depth": depth, "referrer": referrer}).encode() + b"\n")
 
     def record(self, row: dict) -> dict:
-        assert row["decision"] in {d.value for d in FetchDecision}, row["decision"]
+        assert row["decision"] in FETCH_DECISIONS, row["decision"]
         row = {**row, "seq": self._next_seq, "crawl_id": self.crawl_id}
         self._next_seq += 1
         self._journal.write(json.dumps({"t": "row", "row": row}, default=str).encode() + b"\n")

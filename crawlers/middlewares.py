@@ -329,6 +329,8 @@ class ArchiveMiddleware:
         encoding = response.headers.get(b"Content-Encoding", b"").decode("latin-1").strip().lower()
         if encoding not in ("gzip", "x-gzip", "deflate"):
             return None
+        if len(response.body) * 1032 <= limit:
+            return None  # deflate expands at most 1032:1: this body cannot exceed the limit
         # Decompress in bounded steps: a gzip bomb is detected without ever holding it whole.
         wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
         inflater = zlib.decompressobj(wbits)

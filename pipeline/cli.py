@@ -90,7 +90,7 @@ def crawl(seeds, out, config_path, resume, **flags):
     if not seed_urls and not resume:
         _fail_usage("give at least one SEED (a URL or a file of URLs)")
     try:
-        summary = run_crawl(seed_urls, out, crawl_config, resume)
+        summary = run_crawl(seed_urls, out, crawl_config, resume, in_process=True)
     except CrawlDirectoryError as exc:
         _fail_usage(str(exc))
     for line in summary.lines():
@@ -118,6 +118,47 @@ def _stored_crawl_config(out: Path):
         return CrawlConfig.model_validate(json.loads(spec.read_text(encoding="utf-8"))["config"])
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"{spec}: cannot read the stored crawl configuration: {exc}") from None
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Curated directory (shards/, provenance/, manifest.json, ...).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'curate').")
+@click.option("--workers", type=int, help="Processes working on WARC files in parallel (default: CPU count).")
+@click.option("--keep-rejected", is_flag=True, default=None, help="Also write dropped documents' text to rejected/ for auditing.")
+@click.option("--languages", help="Comma-separated ISO 639-1 codes to keep (default: all).")
+def curate(inputs, out, config_path, workers, keep_rejected, languages):
+    """Curate INPUT... (WARC/ARC files, directories of them, or `ernte crawl` directories) into
+    filtered, deduplicated Parquet shards with a provenance row for every document.
+
+    A later run into the same --out curates only new files and deduplicates them against
+    everything curated there before. Exits 1 when no input yields a usable record.
+    """
+    from pipeline.curate import CurateFailed, CurateInputError, run_curate
+
+    try:
+        config = load_config(config_path)
+        langs = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+        curate_config = apply_overrides(config.curate, {"workers": workers, "keep_rejected": keep_rejected, "languages": langs})
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    try:
+        summary = run_curate(list(inputs), out, curate_config)
+    except CurateInputError as exc:
+        _fail_usage(str(exc))
+    except CurateFailed as exc:
+        click.echo(f"ernte: error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    for line in summary.lines():
+        click.echo(line)
+    if summary.run_id is None:
+        click.echo("nothing new to curate: every input is already in this directory", err=True)
+        return
+    if summary.documents == 0:
+        click.echo("ernte: no usable record in the inputs (see the funnel above)", err=True)
+        sys.exit(EXIT_FAILURE)
+    if summary.failed_inputs:
+        sys.exit(EXIT_FAILURE)
 
 
 @main.command()

@@ -7,6 +7,7 @@ retyped column is one edit here and a test failure everywhere it matters.
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 
 import pyarrow as pa
 
@@ -102,102 +103,114 @@ EXTRACT_DROP_REASONS = ("input_too_large", "extract_timeout", "no_text", "empty_
 LANG_DROP_REASONS = ("lang_not_selected", "lang_score_low")
 DEDUP_DROP_REASONS = ("exact_duplicate", "near_duplicate")
 
-# What a worker produces per input document (DIR/work/*.parquet): provenance before dedup, plus
-# the text and the dedup signals.
-_DOC_FIELDS = [
-    pa.field("doc_id", pa.string(), nullable=False),
-    pa.field("url", pa.string()),
-    pa.field("host", pa.string()),
-    pa.field("input_file", pa.string()),  # path of the WARC file as given to curate
-    pa.field("warc_file", pa.string()),  # its file name (as in the fetch log)
-    pa.field("warc_offset", pa.int64()),
-    pa.field("warc_record_id", pa.string()),
-    pa.field("warc_record_type", pa.string()),
-    pa.field("payload_digest", pa.string()),
-    pa.field("http_status", pa.int16()),
-    pa.field("content_type", pa.string()),
-    pa.field("fetched_at", TIMESTAMP),
-    pa.field("charset", pa.string()),
-    pa.field("decode_errors", pa.int64()),
-    pa.field("body_bytes", pa.int64()),
-    pa.field("extractor_version", pa.string()),
-    pa.field("title", pa.string()),
-    pa.field("pub_date", pa.string()),
-    pa.field("canonical_url", pa.string()),
-    pa.field("html_lang", pa.string()),
-    pa.field("text_chars", pa.int64()),
-    pa.field("lang", pa.string()),
-    pa.field("lang_score", pa.float64()),
-    *_quality_fields(),
-    pa.field("pii_emails_replaced", pa.int32()),
-    pa.field("pii_ips_replaced", pa.int32()),
-    # Raw opt-out signals from the response headers (the consent issue interprets them).
-    *[pa.field(header_column(h), pa.string()) for h in OPTOUT_HEADERS],
-    # Joined from an Ernte fetch log when the input is a crawl directory.
-    pa.field("crawl_id", pa.string()),
-    pa.field("depth", pa.int32()),
-    pa.field("robots_rule", pa.string()),
-    pa.field("ai_optout", pa.bool_()),
-    pa.field("ai_optout_agents", pa.list_(pa.string())),
-]
-
-WORK_DOCS = pa.schema(
-    _DOC_FIELDS
-    + [
-        pa.field("pre_dedup_decision", pa.string()),  # kept | dropped, before deduplication
-        pa.field("pre_dedup_drop_reason", pa.string()),
-        pa.field("text", pa.string()),  # the text the shard would hold (None when dropped before extraction)
-        pa.field("exact_hash", pa.string()),
-        pa.field("band_keys", pa.list_(pa.binary())),
-    ]
-)
-
-PROVENANCE = pa.schema(
-    _DOC_FIELDS
-    + [
-        pa.field("decision", pa.string(), nullable=False),  # DocDecision
-        pa.field("drop_reason", pa.string()),  # the first rule that failed
-        pa.field("dedup_cluster", pa.string()),  # doc_id of the cluster's representative
-        pa.field("dedup_cluster_size", pa.int32()),
-        pa.field("shard", pa.string()),  # file name in DIR/shards/ for kept documents
-        pa.field("run_id", pa.string()),
-    ]
-)
-
-SHARD = pa.schema(
-    [
+@lru_cache(maxsize=1)
+def _curation_schemas() -> dict[str, pa.Schema]:
+    """Built on first use: the quality columns come from filters.quality, which the crawler never
+    needs to import (it runs in its own short-lived process, where import time counts)."""
+    # What a worker produces per input document (DIR/work/*.parquet): provenance before dedup, plus
+    # the text and the dedup signals.
+    _DOC_FIELDS = [
         pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
         pa.field("url", pa.string()),
         pa.field("host", pa.string()),
+        pa.field("input_file", pa.string()),  # path of the WARC file as given to curate
+        pa.field("warc_file", pa.string()),  # its file name (as in the fetch log)
+        pa.field("warc_offset", pa.int64()),
+        pa.field("warc_record_id", pa.string()),
+        pa.field("warc_record_type", pa.string()),
+        pa.field("payload_digest", pa.string()),
+        pa.field("http_status", pa.int16()),
+        pa.field("content_type", pa.string()),
+        pa.field("fetched_at", TIMESTAMP),
+        pa.field("charset", pa.string()),
+        pa.field("decode_errors", pa.int64()),
+        pa.field("body_bytes", pa.int64()),
+        pa.field("extractor_version", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("pub_date", pa.string()),
+        pa.field("canonical_url", pa.string()),
+        pa.field("html_lang", pa.string()),
+        pa.field("text_chars", pa.int64()),
         pa.field("lang", pa.string()),
         pa.field("lang_score", pa.float64()),
-        pa.field("fetched_at", TIMESTAMP),
-        pa.field("title", pa.string()),
-        pa.field("canonical_url", pa.string()),
-        pa.field("dedup_cluster", pa.string()),
-        pa.field("run_id", pa.string()),
+        *_quality_fields(),
+        pa.field("pii_emails_replaced", pa.int32()),
+        pa.field("pii_ips_replaced", pa.int32()),
+        # Raw opt-out signals from the response headers (the consent issue interprets them).
+        *[pa.field(header_column(h), pa.string()) for h in OPTOUT_HEADERS],
+        # Joined from an Ernte fetch log when the input is a crawl directory.
+        pa.field("crawl_id", pa.string()),
+        pa.field("depth", pa.int32()),
+        pa.field("robots_rule", pa.string()),
+        pa.field("ai_optout", pa.bool_()),
+        pa.field("ai_optout_agents", pa.list_(pa.string())),
     ]
-)
 
-REJECTED = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("url", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("drop_reason", pa.string()),
-        pa.field("run_id", pa.string()),
-    ]
-)
+    WORK_DOCS = pa.schema(
+        _DOC_FIELDS
+        + [
+            pa.field("pre_dedup_decision", pa.string()),  # kept | dropped, before deduplication
+            pa.field("pre_dedup_drop_reason", pa.string()),
+            pa.field("text", pa.string()),  # the text the shard would hold (None when dropped before extraction)
+            pa.field("exact_hash", pa.string()),
+            pa.field("band_keys", pa.list_(pa.binary())),
+        ]
+    )
 
-DEDUP_INDEX = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("fetched_at", TIMESTAMP),
-        pa.field("exact_hash", pa.string()),
-        pa.field("band_keys", pa.list_(pa.binary())),
-        pa.field("cluster_id", pa.string()),
-        pa.field("representative", pa.bool_()),
-        pa.field("run_id", pa.string()),
-    ]
-)
+    PROVENANCE = pa.schema(
+        _DOC_FIELDS
+        + [
+            pa.field("decision", pa.string(), nullable=False),  # DocDecision
+            pa.field("drop_reason", pa.string()),  # the first rule that failed
+            pa.field("dedup_cluster", pa.string()),  # doc_id of the cluster's representative
+            pa.field("dedup_cluster_size", pa.int32()),
+            pa.field("shard", pa.string()),  # file name in DIR/shards/ for kept documents
+            pa.field("run_id", pa.string()),
+        ]
+    )
+
+    SHARD = pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("url", pa.string()),
+            pa.field("host", pa.string()),
+            pa.field("lang", pa.string()),
+            pa.field("lang_score", pa.float64()),
+            pa.field("fetched_at", TIMESTAMP),
+            pa.field("title", pa.string()),
+            pa.field("canonical_url", pa.string()),
+            pa.field("dedup_cluster", pa.string()),
+            pa.field("run_id", pa.string()),
+        ]
+    )
+
+    REJECTED = pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("url", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("drop_reason", pa.string()),
+            pa.field("run_id", pa.string()),
+        ]
+    )
+
+    DEDUP_INDEX = pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("fetched_at", TIMESTAMP),
+            pa.field("exact_hash", pa.string()),
+            pa.field("band_keys", pa.list_(pa.binary())),
+            pa.field("cluster_id", pa.string()),
+            pa.field("representative", pa.bool_()),
+            pa.field("run_id", pa.string()),
+        ]
+    )
+    return {"WORK_DOCS": WORK_DOCS, "PROVENANCE": PROVENANCE, "SHARD": SHARD, "REJECTED": REJECTED, "DEDUP_INDEX": DEDUP_INDEX}
+
+
+def __getattr__(name: str):
+    schemas = _curation_schemas()
+    if name in schemas:
+        return schemas[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
