@@ -9,6 +9,7 @@ DIR/work/<key>.parquet atomically; deduplication across files happens afterwards
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from filters import quality
 from filters.dedup import DedupConfig, dedup_signals
-from filters.extract import ExtractConfig, extract, extractor_version
+from filters.extract import ExtractConfig, extract, extractor_version, reset_dedup_state
 from filters.langid import identify
 from filters.pii import replace_pii
 from pipeline.config import CurateConfig
@@ -83,7 +84,11 @@ def curate_file(task: FileTask) -> FileResult:
     )
     dedup_config = DedupConfig(ngram=config.dedup.ngram, bands=config.dedup.bands, rows=config.dedup.rows, seed=config.dedup.seed)
     thresholds = _thresholds(config)
-    version = extractor_version()
+    version = extractor_version(extract_config)
+    # trafilatura's segment deduplication is stateful: start each file afresh, so a file's result
+    # does not depend on what this worker process handled before (same output, any worker count).
+    reset_dedup_state()
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)  # one "discarding data" line per empty page otherwise
     originals = {d: OriginalRef(Path(p), o) for d, (p, o) in task.originals.items()}
     reader = WarcDocumentReader(Path(task.input_path), max_body_bytes=config.max_body_bytes, originals=originals)
     timer = _Timer()
