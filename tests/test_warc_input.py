@@ -110,9 +110,10 @@ def test_corrupt_record_skipped_rest_of_file_read(tmp_path, compressed):
     data = bytearray(path.read_bytes())
     third = data.find(b"http://h/2") if not compressed else None
     if compressed:
-        # Overwrite the middle of the file: one gzip member is destroyed.
-        mid = len(data) // 2
-        data[mid : mid + 40] = b"\x00" * 40
+        # Destroy the compressed data of the third record's gzip member (its header survives).
+        members = [i for i in range(len(data)) if data[i : i + 3] == b"\x1f\x8b\x08"]
+        start = members[2] + 12
+        data[start : start + 60] = b"\xff" * 60
     else:
         data[third - 200 : third] = b"X" * 200  # breaks the WARC header of record 2
     path.write_bytes(bytes(data))
