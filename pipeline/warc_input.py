@@ -28,6 +28,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml")
+# Content types that say nothing about the payload: the body is sniffed instead.
+UNINFORMATIVE_TYPES = ("application/octet-stream", "text/plain", "unknown/unknown", "application/unknown")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _SNIFF_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<title[\s>]", re.IGNORECASE)
 
@@ -111,7 +113,7 @@ def is_html(http_type: str | None, identified_type: str | None, head: bytes) -> 
     declared = media_type(http_type)
     if declared in HTML_TYPES:
         return True
-    if declared and declared not in ("application/octet-stream", "text/plain", "unknown/unknown", "application/unknown"):
+    if declared and declared not in UNINFORMATIVE_TYPES:
         return False
     if media_type(identified_type) in HTML_TYPES:
         return True
@@ -302,7 +304,7 @@ class WarcDocumentReader:
             return None
         http_type = http.get_header("Content-Type")
         declared = media_type(http_type)
-        if declared and declared not in HTML_TYPES and declared not in ("application/octet-stream", "text/plain", "unknown/unknown", "application/unknown"):
+        if declared and declared not in HTML_TYPES and declared not in UNINFORMATIVE_TYPES:
             self.counts["skipped_not_html"] += 1  # decided without reading the body
             return None
         return self._build((http, record.content_stream().read(self.max_body_bytes + 1)), offset, record_id, url, digest, rec_type, record_headers=record.rec_headers)
