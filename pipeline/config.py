@@ -97,6 +97,12 @@ class CurateConfig(StrictModel):
     pii: bool = Field(True, description="Replace e-mail and public IP addresses as FineWeb does")
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Larger decoded bodies are dropped (reason too_large)")
+    range_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=4096,
+        description="Record-gzipped WARC files larger than this are curated in byte ranges of this size, in parallel. "
+        "Part of the work configuration: trafilatura's repeated-segment memory starts afresh in each range",
+    )
     shard_target_bytes: int = Field(128 * 1024 * 1024, ge=1024, description="Approximate text bytes per shard")
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     keep_rejected: bool = False

@@ -2,8 +2,9 @@
 
 1. Inputs are resolved (files, directories, Ernte crawl directories with their fetch log) and
    hashed; files already curated into this directory are skipped.
-2. Each new file is one task (`pipeline.curate_worker.curate_file`) on a process pool; its
-   per-document results land in DIR/work/<key>.parquet, so a killed run redoes only unfinished files.
+2. Each new file, or each byte range of a large record-gzipped WARC (`range_bytes`), is one task
+   (`pipeline.curate_worker.curate_file`) on a process pool; its per-document results land in
+   DIR/work/<key>.parquet, so a killed run redoes only unfinished files and ranges.
 3. Deduplication runs once over all kept documents, against the persistent index (DIR/dedup/).
 4. Shards, provenance and rejected documents are streamed out file by file in input order, written
    under temporary names and renamed; the manifest is written last and is what commits a run.
@@ -33,7 +34,7 @@ from pipeline.config import CurateConfig, config_hash
 from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
-from pipeline.warc_input import NotAnArchiveError, sniff_archive
+from pipeline.warc_input import NotAnArchiveError, byte_ranges, sniff_archive, splittable
 
 logger = logging.getLogger(__name__)
 
@@ -199,11 +200,15 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
         if f.crawl_dir is not None and f.crawl_dir not in joins:
             joins[f.crawl_dir] = _fetch_log_join(f.crawl_dir)
         by_file, originals = joins.get(f.crawl_dir, ({}, {}))
-        key = hashlib.sha256(f"{f.sha256}:{wconfig_hash}".encode()).hexdigest()[:24]
-        tasks.append(FileTask(str(f.path), str(out / "work" / f"{key}.parquet"), wconfig, by_file.get(f.path.name, {}), originals))
+        ranges = byte_ranges(f.size, config.range_bytes) if f.size > config.range_bytes and splittable(f.path) else [(0, None)]
+        for start, end in ranges:
+            key = hashlib.sha256(f"{f.sha256}:{wconfig_hash}:{start}:{end}".encode()).hexdigest()[:24]
+            tasks.append(FileTask(str(f.path), str(out / "work" / f"{key}.parquet"), wconfig, by_file.get(f.path.name, {}), originals, start, end))
 
     results, failed = _run_tasks(tasks, config.workers, progress)
-    ok_tasks = [t for t in tasks if t.input_path in results]
+    # A file counts as curated only when all its ranges are; the finished ones wait in work/.
+    failed_files = {t.input_path for t in tasks if t.work_path not in results}
+    ok_tasks = [t for t in tasks if t.input_path not in failed_files]
     if not ok_tasks:
         raise CurateFailed("every input failed:\n  " + "\n  ".join(failed), failed)
 
@@ -220,9 +225,9 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     funnel: dict[str, int] = {}
     stage_seconds: dict[str, float] = {}
     for task in ok_tasks:
-        for k, v in results[task.input_path].counts.items():
+        for k, v in results[task.work_path].counts.items():
             funnel[k] = funnel.get(k, 0) + v
-        for k, v in results[task.input_path].stage_seconds.items():
+        for k, v in results[task.work_path].stage_seconds.items():
             stage_seconds[k] = round(stage_seconds.get(k, 0.0) + v, 3)
 
     writer = _OutputWriter(out, run_id, config)
@@ -244,11 +249,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
         "run_id": run_id,
         "started_at": started.isoformat(),
         "finished_at": datetime.now(timezone.utc).isoformat(),
-        "inputs": [
-            {"path": str(f.path), "sha256": f.sha256, "bytes": f.size, "crawl_dir": str(f.crawl_dir) if f.crawl_dir else None, "documents": results[str(f.path)].documents, "errors": results[str(f.path)].errors}
-            for f in new_files
-            if str(f.path) in results
-        ],
+        "inputs": [_input_entry(f, [results[t.work_path] for t in ok_tasks if t.input_path == str(f.path)]) for f in new_files if str(f.path) not in failed_files],
         "failed_inputs": failed,
         "skipped_inputs": skipped,
         "config": config.model_dump(mode="json"),
@@ -271,8 +272,20 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     _write_json_atomically(out / MANIFEST, manifest)  # commits the run
     for task in ok_tasks:
         Path(task.work_path).unlink(missing_ok=True)  # its results are in the committed outputs now
-    documents = sum(r.documents for r in results.values())
+    documents = sum(results[t.work_path].documents for t in ok_tasks)
     return CurateSummary(out, run_id, funnel, writer.kept, documents, failed_inputs=failed, skipped_inputs=skipped)
+
+
+def _input_entry(f: InputFile, parts: list[FileResult]) -> dict:
+    return {
+        "path": str(f.path),
+        "sha256": f.sha256,
+        "bytes": f.size,
+        "crawl_dir": str(f.crawl_dir) if f.crawl_dir else None,
+        "ranges": len(parts),
+        "documents": sum(p.documents for p in parts),
+        "errors": [e for p in parts for e in p.errors],
+    }
 
 
 class CurateFailed(Exception):
@@ -301,10 +314,10 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
             for decision, reason in zip(table.column("pre_dedup_decision").to_pylist(), table.column("pre_dedup_drop_reason").to_pylist()):
                 key = "kept_before_dedup" if decision == "kept" else f"dropped_{reason}"
                 counts[key] = counts.get(key, 0) + 1
-            results[task.input_path] = FileResult(task.input_path, task.work_path, table.num_rows, counts, [], {})
+            results[task.work_path] = FileResult(task.input_path, task.work_path, table.num_rows, counts, [], {})
         else:
             todo.append(task)
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="file", desc="curate", file=sys.stderr, disable=None if progress else True)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="task", desc="curate", file=sys.stderr, disable=None if progress else True)
     if workers <= 1 or len(todo) <= 1:
         for task in todo:
             _collect(task, lambda t=task: curate_file(t), results, failed)
@@ -321,10 +334,11 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
 
 def _collect(task: FileTask, get, results, failed) -> None:
     try:
-        results[task.input_path] = get()
+        results[task.work_path] = get()
     except Exception as exc:  # one failing file does not lose the others
-        logger.error("curating %s failed: %s: %s", task.input_path, type(exc).__name__, exc)
-        failed.append(f"{task.input_path}: {type(exc).__name__}: {exc}")
+        where = task.input_path if task.start == 0 and task.end is None else f"{task.input_path} [bytes {task.start}-{task.end or 'end'}]"
+        logger.error("curating %s failed: %s: %s", where, type(exc).__name__, exc)
+        failed.append(f"{where}: {type(exc).__name__}: {exc}")
 
 
 class _OutputWriter:

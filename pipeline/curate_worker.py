@@ -1,4 +1,5 @@
-"""The unit of curation work: one WARC file in, one Parquet file of per-document results out.
+"""The unit of curation work: one WARC file (or a byte range of a large one) in, one Parquet file
+of per-document results out.
 
 `curate_file` is a plain function over picklable arguments, so any executor can call it: a
 process pool here, Prefect tasks on Dask later. It runs every per-document stage up to
@@ -48,6 +49,8 @@ class FileTask:
     config: dict  # CurateConfig.model_dump()
     fetch_info: dict[int, FetchInfo] = field(default_factory=dict)  # by WARC offset
     originals: dict[str, tuple[str, int]] = field(default_factory=dict)  # payload digest -> (path, offset)
+    start: int = 0  # byte range of a record-gzipped WARC: records whose member starts in [start, end)
+    end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,13 @@ def curate_file(task: FileTask) -> FileResult:
     dedup_config = DedupConfig(ngram=config.dedup.ngram, bands=config.dedup.bands, rows=config.dedup.rows, seed=config.dedup.seed)
     thresholds = _thresholds(config)
     version = extractor_version(extract_config)
-    # trafilatura's segment deduplication is stateful: start each file afresh, so a file's result
-    # does not depend on what this worker process handled before (same output, any worker count).
+    # trafilatura's segment deduplication is stateful: start each file (range) afresh, so its
+    # result does not depend on what this worker process handled before (same output, any worker
+    # count; ranges depend only on the file size and range_bytes).
     reset_dedup_state()
     logging.getLogger("trafilatura").setLevel(logging.ERROR)  # one "discarding data" line per empty page otherwise
     originals = {d: OriginalRef(Path(p), o) for d, (p, o) in task.originals.items()}
-    reader = WarcDocumentReader(Path(task.input_path), max_body_bytes=config.max_body_bytes, originals=originals)
+    reader = WarcDocumentReader(Path(task.input_path), max_body_bytes=config.max_body_bytes, originals=originals, start=task.start, end=task.end)
     timer = _Timer()
     counts: Counter[str] = Counter()
     rows: list[dict] = []

@@ -10,6 +10,10 @@ Browsertrix), robustly.
   then `<meta>`, then a BOM, then UTF-8, then detection.
 - A corrupt record or truncated gzip member is skipped with its reason and reading resumes at
   the next record boundary, so one bad record never loses the rest of a file.
+- A record-gzipped WARC can be read in byte ranges (`start`, `end`): a range holds the records
+  whose gzip member starts inside it, so the ranges of a file, read one by one or in parallel,
+  yield each record exactly once. Revisits whose original lies before the range are resolved
+  from an index of the file's earlier records, built when the first such revisit turns up.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import codecs
 import gzip
 import hashlib
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -188,31 +193,77 @@ class OriginalRef:
     offset: int
 
 
-class WarcDocumentReader:
-    """Iterates one WARC/ARC file, yielding HtmlDocument or Skipped; counts everything in `counts`."""
+def is_warc_member_start(fh, position: int) -> bool:
+    """Whether a gzip member holding a WARC record starts at `position` (not merely the three
+    magic bytes, which compressed data contains by chance about once every 16 MiB)."""
+    fh.seek(position)
+    data = fh.read(4096)
+    if not data.startswith(GZIP_MAGIC):
+        return False
+    try:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 8)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
 
-    def __init__(self, path: Path, max_body_bytes: int = 10 * 1024 * 1024, originals: dict[str, OriginalRef] | None = None):
+
+def splittable(path: Path) -> bool:
+    """Record-gzipped WARC files can be read in byte ranges (ARC and uncompressed files cannot:
+    a record boundary there cannot be told from the same bytes inside a payload)."""
+    if sniff_archive(path) != "warc":
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(3) == GZIP_MAGIC
+
+
+def byte_ranges(size: int, range_bytes: int) -> list[tuple[int, int | None]]:
+    """[start, end) ranges of about `range_bytes` covering a file of `size` bytes; the last is open."""
+    count = max(1, -(-size // range_bytes))
+    return [(i * range_bytes, (i + 1) * range_bytes if i < count - 1 else None) for i in range(count)]
+
+
+class WarcDocumentReader:
+    """Iterates one WARC/ARC file (or the byte range [start, end) of a record-gzipped WARC),
+    yielding HtmlDocument or Skipped; counts everything in `counts`."""
+
+    def __init__(
+        self,
+        path: Path,
+        max_body_bytes: int = 10 * 1024 * 1024,
+        originals: dict[str, OriginalRef] | None = None,
+        start: int = 0,
+        end: int | None = None,
+    ):
         self.path = Path(path)
         self.kind = sniff_archive(self.path)
         with open(self.path, "rb") as fh:
             self.compressed = fh.read(2) == GZIP_MAGIC[:2]
+        if (start or end is not None) and not splittable(self.path):
+            raise ValueError(f"{self.path}: only record-gzipped WARC files can be read in byte ranges")
+        self.start, self.end = start, end
         self.max_body_bytes = max_body_bytes
         self.external_originals = originals or {}
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []  # first few corruption reasons, for the manifest
         self._by_digest: dict[str, int] = {}
         self._by_record_id: dict[str, int] = {}
+        self._prefix_indexed = start == 0
+
+    def _in_range(self, position: int | None) -> bool:
+        return position is not None and (self.end is None or position < self.end)
 
     def __iter__(self) -> Iterator[HtmlDocument | Skipped]:
         with open(self.path, "rb") as fh:
-            start = 0
-            while start is not None:
+            start = self.start if self.start == 0 else self._next_boundary(self.start)
+            while self._in_range(start):
                 fh.seek(start)
                 iterator = ArchiveIterator(fh, arc2warc=True, ensure_http_headers=False)
                 last_end = start
                 try:
                     for record in iterator:
                         offset = iterator.offset
+                        if not self._in_range(offset):
+                            return  # the next range's first record
                         item = self._document(record, offset, fh)
                         iterator.read_to_end(record)
                         last_end = iterator.get_record_offset() + iterator.get_record_length()
@@ -228,22 +279,62 @@ class WarcDocumentReader:
                     start = self._next_boundary(last_end + 1)
 
     def _next_boundary(self, position: int) -> int | None:
+        """The first record boundary at or after `position`; None at the end of the file (or of
+        the range)."""
         marker = GZIP_MAGIC if self.compressed else (b"WARC/1." if self.kind == "warc" else b"\n\n")
-        with open(self.path, "rb") as fh:
+        verify = self.compressed and self.kind == "warc"
+        with open(self.path, "rb") as fh, open(self.path, "rb") as probe:
             fh.seek(position)
             window = 1 << 20
             carry = b""
             base = position
-            while True:
+            while self._in_range(base - len(carry)):
                 chunk = fh.read(window)
                 if not chunk:
                     return None
                 data = carry + chunk
                 found = data.find(marker)
-                if found >= 0:
-                    return base - len(carry) + found + (2 if marker == b"\n\n" else 0)
+                while found >= 0:
+                    candidate = base - len(carry) + found + (2 if marker == b"\n\n" else 0)
+                    if not verify or is_warc_member_start(probe, candidate):
+                        return candidate
+                    found = data.find(marker, found + 1)
                 carry = data[-(len(marker) - 1) :]
                 base += len(chunk)
+            return None
+
+    def _index_prefix(self) -> None:
+        """Index the response records before this range, for revisits that refer back to them.
+        An earlier record wins over one in the range, as when the whole file is read."""
+        self._prefix_indexed = True
+        prefix = WarcDocumentReader(self.path, self.max_body_bytes, start=0, end=self.start)
+        by_digest: dict[str, int] = {}
+        by_record_id: dict[str, int] = {}
+        with open(self.path, "rb") as fh:
+            position: int | None = 0
+            while prefix._in_range(position):
+                fh.seek(position)
+                iterator = ArchiveIterator(fh, arc2warc=True, ensure_http_headers=False)
+                last_end = position
+                position = None
+                try:
+                    for record in iterator:
+                        if not prefix._in_range(iterator.offset):
+                            break
+                        if record.rec_type == "response":
+                            headers = record.rec_headers
+                            digest = headers.get_header("WARC-Payload-Digest")
+                            if digest:
+                                by_digest.setdefault(digest, iterator.offset)
+                            record_id = headers.get_header("WARC-Record-ID")
+                            if record_id:
+                                by_record_id[record_id] = iterator.offset
+                        iterator.read_to_end(record)
+                        last_end = iterator.get_record_offset() + iterator.get_record_length()
+                except Exception:  # a corrupt stretch, skipped as the reading pass skips it
+                    position = prefix._next_boundary(last_end + 1)
+        self._by_digest.update(by_digest)
+        self._by_record_id.update(by_record_id)
 
     def _document(self, record, offset: int, fh) -> HtmlDocument | Skipped | None:
         rec_type = record.rec_type
@@ -260,6 +351,8 @@ class WarcDocumentReader:
             self._by_record_id[record_id] = offset
             return self._from_response(record, offset, record_id, url, digest, rec_type)
         # A revisit: read the original's body, keep this record's identity and time.
+        if not self._prefix_indexed:
+            self._index_prefix()
         original = self._by_record_id.get(headers.get_header("WARC-Refers-To") or "")
         if original is None and digest:
             original = self._by_digest.get(digest)

@@ -14,10 +14,12 @@ PAGE = "<html><head><title>T</title></head><body><p>Grüße aus Köln, ein Absat
 
 
 def _write_warc(path: Path, records, gzip_records=True, version="WARC/1.0"):
-    """records: (url, body bytes, content_type, extra http headers, record type)"""
+    """records: (url, body bytes, content_type, extra http headers, record type). Record ids and
+    dates are fixed, so the bytes (and what a corruption test breaks) are the same every run."""
     with open(path, "wb") as fh:
         writer = WARCWriter(fh, gzip=gzip_records, warc_version=version)
-        for url, body, ctype, extra, rtype in records:
+        for n, (url, body, ctype, extra, rtype) in enumerate(records):
+            fixed = {"WARC-Record-ID": f"<urn:uuid:00000000-0000-4000-8000-{n:012d}>", "WARC-Date": f"2024-01-01T00:00:{n % 60:02d}Z"}
             headers = [("Content-Type", ctype)] if ctype else []
             headers += extra
             http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
@@ -27,8 +29,10 @@ def _write_warc(path: Path, records, gzip_records=True, version="WARC/1.0"):
                 d = Digester("sha1")
                 d.update(body)
                 rec = writer.create_revisit_record(url, str(d), "http://x/orig", "2020-01-01T00:00:00Z", http_headers=http)
+                rec.rec_headers.replace_header("WARC-Record-ID", fixed["WARC-Record-ID"])
+                rec.rec_headers.replace_header("WARC-Date", fixed["WARC-Date"])
             else:
-                rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http)
+                rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http, warc_headers_dict=dict(fixed))
             writer.write_record(rec)
     return path
 
@@ -141,3 +145,50 @@ def test_not_an_archive(tmp_path):
     plain.write_text("just text")
     with pytest.raises(NotAnArchiveError):
         WarcDocumentReader(plain)
+
+
+def _items(reader):
+    return [(type(i).__name__, i.doc_id, i.url, getattr(i, "html", None), getattr(i, "reason", None)) for i in reader]
+
+
+@pytest.mark.parametrize("range_bytes", [300, 1000, 4096])
+def test_byte_ranges_yield_each_record_once(tmp_path, range_bytes):
+    """Reading a record-gzipped WARC range by range gives what reading it whole gives, revisits
+    whose original is in an earlier range included."""
+    from pipeline.warc_input import byte_ranges
+
+    records = []
+    for i in range(30):
+        body = PAGE.replace("Köln", f"Köln {i}").encode()
+        records.append((f"http://h/{i}", body, "text/html", [], "response"))
+        if i % 7 == 6:  # a revisit of the first page (same payload digest), further on
+            records.append((f"http://h/0?again={i}", PAGE.replace("Köln", "Köln 0").encode(), "text/html", [], "revisit"))
+    path = _write_warc(tmp_path / "r.warc.gz", records)
+    whole = _items(WarcDocumentReader(path))
+    assert sum(1 for item in whole if item[0] == "HtmlDocument") == 34  # 30 responses + 4 resolved revisits
+    ranges = byte_ranges(path.stat().st_size, range_bytes)
+    assert len(ranges) > 2
+    pieces = []
+    for start, end in ranges:
+        pieces += _items(WarcDocumentReader(path, start=start, end=end))
+    assert pieces == whole
+
+
+def test_byte_ranges_refused_where_boundaries_are_ambiguous(tmp_path):
+    plain = _write_warc(tmp_path / "p.warc", [("http://h/1", PAGE.encode(), "text/html", [], "response")], gzip_records=False)
+    with pytest.raises(ValueError, match="byte ranges"):
+        WarcDocumentReader(plain, start=10, end=100)
+
+
+def test_member_start_needs_a_warc_record_not_just_gzip_magic(tmp_path):
+    from pipeline.warc_input import is_warc_member_start
+
+    path = _write_warc(tmp_path / "m.warc.gz", [("http://h/1", PAGE.encode(), "text/html", [], "response")])
+    fake = tmp_path / "fake.bin"
+    fake.write_bytes(b"\x1f\x8b\x08" + b"\x00" * 40 + gzip.compress(b"not a record at all"))
+    with open(path, "rb") as fh:
+        assert is_warc_member_start(fh, 0)
+        assert not is_warc_member_start(fh, 1)
+    with open(fake, "rb") as fh:
+        assert not is_warc_member_start(fh, 0)  # magic bytes, but no valid member
+        assert not is_warc_member_start(fh, 43)  # a valid member, but not a WARC record
