@@ -125,6 +125,7 @@ __all__ = [
     "QualitySignals",
     "QualityThresholds",
     "c4_clean",
+    "measure_and_clean",
     "decide",
     "evaluate",
     "measure",
@@ -609,6 +610,18 @@ def measure(
 ) -> QualitySignals:
     """Measure every FineWeb quality signal of ``text`` (see the module docstring for which text
     each group sees). ``lang`` is a language code (``en``, ``en-US``, ``zho``, ...)."""
+    return measure_and_clean(text, lang, c4_config=c4_config, short_line_length=short_line_length)[0]
+
+
+def measure_and_clean(
+    text: str,
+    lang: str = "en",
+    *,
+    c4_config: C4Config = C4_FINEWEB,
+    short_line_length: int = FINEWEB_SHORT_LINE_LENGTH,
+) -> tuple[QualitySignals, str]:
+    """:func:`measure`, plus the C4-cleaned text it computed on the way (what FineWeb passes on
+    to the next step), so a pipeline does not clean the text twice."""
     lang = normalize_lang(lang)
     tokens = word_tokens(text)
     sep = 0 if lang in NO_SPACE_LANGS else 1
@@ -618,7 +631,7 @@ def measure(
     # Tokens never span lines, so the cleaned text's tokens are the input's minus those of the
     # removed lines plus those of citation-stripped lines.
     n_clean_tokens = len(tokens) - len(word_tokens("\n".join(removed))) + len(word_tokens("\n".join(added)))
-    return QualitySignals(
+    signals = QualitySignals(
         **_gopher_repetition(text, tokens, sep),
         **_gopher_quality(text, tokens, lang),
         c4_lines_total=c4.lines_total,
@@ -634,6 +647,7 @@ def measure(
         c4_cleaned_chars=len(cleaned),
         **_fineweb_quality(cleaned, lang, short_line_length, n_clean_tokens),
     )
+    return signals, cleaned
 
 
 # --- deciding -----------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     elif score < config.min_lang_score:
         drop = "lang_score_low"
 
-    signals = quality.measure(text, lang)
+    signals, c4_cleaned = quality.measure_and_clean(text, lang)
     row.update(dataclasses.asdict(signals))
     if drop is None and config.quality:
         decision = quality.decide(signals, thresholds)
@@ -180,7 +180,7 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
 
     if drop is None:
         # FineWeb passes the C4-cleaned text on: it is what the shard holds.
-        text, _ = quality.c4_clean(text, lang)
+        text = c4_cleaned
         if config.pii:
             pii = replace_pii(text)
             text = pii.text

@@ -1023,3 +1023,12 @@ def test_measure_one_megabyte_under_a_second(kind):
     else:
         assert decide(s).drop_reason == "gopher_rep_dup_para_frac"
         assert s.gopher_rep_dup_10gram_char_frac > 0.8
+
+
+def test_measure_and_clean_returns_what_c4_clean_returns():
+    from filters.quality import c4_clean, measure, measure_and_clean
+
+    text = "A first line that ends well.\nclick here\nJavascript must be enabled to view this page.\nThe last sentence is here, and it is long enough."
+    signals, cleaned = measure_and_clean(text, "en")
+    assert cleaned == c4_clean(text, "en")[0] != text
+    assert signals == measure(text, "en")
