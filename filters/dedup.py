@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 # Pinned: signatures of different datasketch schemes are not comparable, and the index persists.
 MINHASH_SCHEME = "affine32"
@@ -73,12 +72,16 @@ def shingles(normalized: str, config: DedupConfig) -> list[bytes]:
 
 
 @lru_cache(maxsize=4)
-def _template(num_perm: int, seed: int) -> MinHash:
+def _template(num_perm: int, seed: int):
+    from datasketch import MinHash  # imported on first use: it pulls in scipy (about 1 s)
+
     return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME)  # permutations generated once per process
 
 
 def minhash_signature(shingle_list: list[bytes], config: DedupConfig) -> np.ndarray:
     template = _template(config.num_perm, config.seed)
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=template.permutations, scheme=MINHASH_SCHEME)
     minhash.update_batch(shingle_list)
     return minhash.hashvalues

@@ -151,7 +151,7 @@ def curate(inputs, out, config_path, workers, keep_rejected, languages):
         sys.exit(EXIT_FAILURE)
     for line in summary.lines():
         click.echo(line)
-    if summary.run_id is None:
+    if summary.run_id is None and not summary.no_usable_record:
         click.echo("nothing new to curate: every input is already in this directory", err=True)
         return
     if summary.documents == 0:

@@ -71,6 +71,12 @@ class ExtractSettings(StrictModel):
 
     favor_precision: bool = True
     include_comments: bool = False
+    deduplicate: bool = Field(
+        True,
+        description="trafilatura's memory of repeated text segments (FineWeb's setting); it makes a page's text depend on "
+        "the pages before it in the same file or range. false makes extraction a pure function of the page",
+    )
+    fast: bool = Field(False, description="Skip trafilatura's fallback extractors: about 1.5x faster, lower recall, not FineWeb's text")
     max_input_chars: int = Field(2_000_000, ge=1000, description="Larger pages are not extracted (reason input_too_large)")
     timeout_s: float = Field(5.0, gt=0, description="Per-document time limit (reason extract_timeout)")
 

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.config import CurateConfig, config_hash
-from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file
+from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file, read_work_result
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
 from pipeline.warc_input import NotAnArchiveError, byte_ranges, sniff_archive, splittable
@@ -65,9 +65,11 @@ class CurateSummary:
     documents: int
     failed_inputs: list[str] = field(default_factory=list)
     skipped_inputs: list[str] = field(default_factory=list)
+    no_usable_record: bool = False  # new inputs, but not one HTML record in them: nothing committed
 
     def lines(self) -> list[str]:
-        out = [f"curated directory: {self.out_dir}", f"run: {self.run_id or '(nothing new)'}"]
+        status = "(nothing committed: no usable record)" if self.no_usable_record else "(nothing new)"
+        out = [f"curated directory: {self.out_dir}", f"run: {self.run_id or status}"]
         out.append(f"documents: {self.documents}, kept: {self.kept}")
         for key, value in sorted(self.funnel.items()):
             out.append(f"  {key:40s} {value}")
@@ -95,10 +97,6 @@ def resolve_inputs(inputs: list[Path]) -> list[InputFile]:
             else:
                 files += [(p, None) for p in sorted(path.rglob("*")) if p.is_file() and _is_archive_name(p)]
         elif path.is_file():
-            try:
-                sniff_archive(path)
-            except NotAnArchiveError as exc:
-                raise CurateInputError(str(exc)) from None
             files.append((path, None))
         else:
             raise CurateInputError(f"{path}: no such file or directory")
@@ -111,6 +109,10 @@ def resolve_inputs(inputs: list[Path]) -> list[InputFile]:
         if real in seen:
             continue
         seen.add(real)
+        try:
+            sniff_archive(real)  # a file named like a WARC inside a directory may be anything
+        except NotAnArchiveError as exc:
+            raise CurateInputError(str(exc)) from None
         resolved.append(InputFile(real, _sha256(real), real.stat().st_size, crawl_dir.resolve() if crawl_dir else None))
     return resolved
 
@@ -177,6 +179,7 @@ def work_config(config: CurateConfig) -> dict:
 def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bool = True) -> CurateSummary:
     started = datetime.now(timezone.utc)
     out = Path(out)
+    files = resolve_inputs(inputs)  # bad input stops the run before anything is written
     out.mkdir(parents=True, exist_ok=True)
     for sub in (*OUTPUT_DIRS, "work"):
         (out / sub).mkdir(exist_ok=True)
@@ -185,7 +188,6 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     _remove_leftovers(out, committed)
     curated_before = {i["sha256"] for r in manifest["runs"] for i in r["inputs"]}
 
-    files = resolve_inputs(inputs)
     new_files = [f for f in files if f.sha256 not in curated_before]
     skipped = [str(f.path) for f in files if f.sha256 in curated_before]
     if not new_files:
@@ -211,6 +213,13 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     ok_tasks = [t for t in tasks if t.input_path not in failed_files]
     if not ok_tasks:
         raise CurateFailed("every input failed:\n  " + "\n  ".join(failed), failed)
+    if not failed and sum(results[t.work_path].documents for t in ok_tasks) == 0:
+        # Nothing to publish: no run is recorded, so the same inputs are not "already curated".
+        funnel = {}
+        for task in ok_tasks:
+            for k, v in results[task.work_path].counts.items():
+                funnel[k] = funnel.get(k, 0) + v
+        return CurateSummary(out, None, funnel, 0, 0, skipped_inputs=skipped, no_usable_record=True)
 
     # Deduplication over every document kept so far, against the persistent index.
     candidates = []
@@ -308,13 +317,9 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
     failed: list[str] = []
     todo = []
     for task in tasks:
-        if Path(task.work_path).exists():  # finished by an earlier, interrupted run
-            table = pq.read_table(task.work_path, columns=["pre_dedup_decision", "pre_dedup_drop_reason"])
-            counts: dict[str, int] = {}
-            for decision, reason in zip(table.column("pre_dedup_decision").to_pylist(), table.column("pre_dedup_drop_reason").to_pylist()):
-                key = "kept_before_dedup" if decision == "kept" else f"dropped_{reason}"
-                counts[key] = counts.get(key, 0) + 1
-            results[task.work_path] = FileResult(task.input_path, task.work_path, table.num_rows, counts, [], {})
+        stored = read_work_result(task.work_path) if Path(task.work_path).exists() else None
+        if stored is not None:  # finished by an earlier, interrupted run
+            results[task.work_path] = stored
         else:
             todo.append(task)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="task", desc="curate", file=sys.stderr, disable=None if progress else True)

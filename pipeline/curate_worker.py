@@ -10,6 +10,7 @@ DIR/work/<key>.parquet atomically; deduplication across files happens afterwards
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import time
@@ -82,6 +83,8 @@ def curate_file(task: FileTask) -> FileResult:
     extract_config = ExtractConfig(
         favor_precision=config.extract.favor_precision,
         include_comments=config.extract.include_comments,
+        deduplicate=config.extract.deduplicate,
+        fast=config.extract.fast,
         max_input_chars=config.extract.max_input_chars,
         timeout_s=config.extract.timeout_s,
     )
@@ -111,10 +114,24 @@ def curate_file(task: FileTask) -> FileResult:
         counts["kept_before_dedup" if row["pre_dedup_decision"] == "kept" else f"dropped_{row['pre_dedup_drop_reason']}"] += 1
         rows.append(row)
     timer("read", t)
-    _write_atomically(rows, Path(task.work_path))
     for key, value in reader.counts.items():
         counts[f"records_{key}"] += value
-    return FileResult(task.input_path, task.work_path, len(rows), dict(counts), reader.errors, dict(timer.seconds))
+    result = FileResult(task.input_path, task.work_path, len(rows), dict(counts), reader.errors, dict(timer.seconds))
+    _write_atomically(rows, Path(task.work_path), result)
+    return result
+
+
+_RESULT_KEY = b"ernte.file_result"
+
+
+def read_work_result(work_path: str) -> FileResult | None:
+    """The FileResult stored with a finished work file (a rerun after a kill reuses it), or None
+    for a work file written without one."""
+    metadata = pq.read_schema(work_path).metadata or {}
+    if _RESULT_KEY not in metadata:
+        return None
+    stored = json.loads(metadata[_RESULT_KEY])
+    return FileResult(stored["input_path"], work_path, stored["documents"], stored["counts"], stored["errors"], stored["stage_seconds"])
 
 
 def _base_row(task: FileTask, doc) -> dict:
@@ -193,9 +210,10 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     return row, t
 
 
-def _write_atomically(rows: list[dict], path: Path) -> None:
+def _write_atomically(rows: list[dict], path: Path, result: FileResult) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    table = pa.Table.from_pylist(rows, schema=WORK_DOCS)
+    stored = json.dumps(dataclasses.asdict(result) | {"work_path": None})
+    table = pa.Table.from_pylist(rows, schema=WORK_DOCS.with_metadata({**(WORK_DOCS.metadata or {}), _RESULT_KEY: stored.encode()}))
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
