@@ -731,8 +731,8 @@ def bench_crawl():
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # `python bench/curate.py` puts bench/ first on sys.path, where another script's name can
-    # shadow a module (bench/tokenize.py shadows the standard library's tokenize).
+    # `python bench/curate.py` puts bench/ first on sys.path, where a script's name could shadow a
+    # module of the same name (scripts here are named so that none does; this keeps it that way).
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     if argv[:1] in (["--datatrove-run"], ["--datatrove-prefill"]):

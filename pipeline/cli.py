@@ -104,20 +104,25 @@ def crawl(seeds, out, config_path, resume, **flags):
         sys.exit(EXIT_FAILURE)
 
 
-def _stored_crawl_config(out: Path):
-    """The resolved configuration an earlier crawl into OUT ran with (None if there is none)."""
+def _stored_config(path: Path, model, key: str, what: str):
+    """The `model` stored under `key` of the JSON file `path` by an earlier run (None if there is
+    no such file)."""
     import json
 
+    if not path.is_file():
+        return None
+    try:
+        return model.model_validate(json.loads(path.read_text(encoding="utf-8"))[key])
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: cannot read the stored {what}: {exc}") from None
+
+
+def _stored_crawl_config(out: Path):
+    """The resolved configuration an earlier crawl into OUT ran with (None if there is none)."""
     from crawlers.crawl_process import SPEC_NAME
     from pipeline.config import CrawlConfig
 
-    spec = out / "state" / SPEC_NAME
-    if not spec.is_file():
-        return None
-    try:
-        return CrawlConfig.model_validate(json.loads(spec.read_text(encoding="utf-8"))["config"])
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"{spec}: cannot read the stored crawl configuration: {exc}") from None
+    return _stored_config(out / "state" / SPEC_NAME, CrawlConfig, "config", "crawl configuration")
 
 
 @main.command()
@@ -159,6 +164,129 @@ def curate(inputs, out, config_path, workers, keep_rejected, languages):
         sys.exit(EXIT_FAILURE)
     if summary.failed_inputs:
         sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("tokdir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model directory (config.json, model.safetensors, metrics.jsonl, model_card.md, ...).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'train').")
+@click.option("--preset", type=click.Choice(["tiny", "small", "gpt2-124m"]), help="Model shape (default: small).")
+@click.option("--max-steps", type=int, help="Optimizer steps to train for.")
+@click.option("--batch-size", type=int, help="Sequences per micro-batch.")
+@click.option("--grad-accum", "grad_accum_steps", type=int, help="Micro-batches per optimizer step.")
+@click.option("--lr", type=float, help="Peak learning rate.")
+@click.option("--warmup-steps", type=int, help="Linear warm-up steps.")
+@click.option("--lr-decay-steps", type=int, help="Length of the cosine decay (default: --max-steps of the first run).")
+@click.option("--eval-interval", type=int, help="Validate every N steps.")
+@click.option("--eval-batches", type=int, help="Validation micro-batches per evaluation.")
+@click.option("--checkpoint-interval", type=int, help="Write a checkpoint every N steps.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto: CUDA when available.")
+@click.option("--seed", type=int, help="Seed for initialisation, batch order and dropout.")
+@click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the model (default: on CUDA only).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with its settings (options given now win).")
+def train(tokdir, out, config_path, resume, **flags):
+    """Train a GPT on TOKDIR's token shards (from `ernte tokenize`) into --out.
+
+    On CUDA: bf16 autocast, torch.compile, fused AdamW, TF32; on CPU: fp32. The same seed on CPU
+    gives the same loss curve, also across --resume. Exits 1 when training fails (e.g. the loss
+    becomes NaN), 2 for unusable input or options.
+    """
+    from training.checkpoint import CheckpointError
+    from training.train import TrainFailed, TrainInputError, run_train
+
+    try:
+        config = load_config(config_path)
+        base = config.train
+        if resume and config_path is None:
+            base = _stored_train_config(out) or base
+        train_config = apply_overrides(base, flags)
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    command = " ".join(["ernte", *sys.argv[1:]]) if sys.argv and Path(sys.argv[0]).name == "ernte" else None
+    try:
+        summary = run_train(tokdir, out, train_config, resume=resume, command=command)
+    except (TrainInputError, CheckpointError) as exc:
+        _fail_usage(str(exc))
+    except TrainFailed as exc:
+        click.echo(f"ernte: error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        click.echo("ernte: interrupted; continue with --resume", err=True)
+        sys.exit(EXIT_FAILURE)
+    for line in summary.lines():
+        click.echo(line)
+
+
+def _stored_train_config(out: Path):
+    """The training settings an earlier run into OUT recorded (None if there are none)."""
+    from pipeline.config import TrainConfig
+
+    return _stored_config(out / "config.json", TrainConfig, "train", "training settings")
+
+
+@main.command()
+@click.argument("modeldir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--prompt", default="", help="Text to continue (default: start a new document).")
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0: greedy decoding.")
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample from the K most likely tokens only.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), help="Sample from the smallest set of tokens whose probability reaches P.")
+@click.option("--seed", type=int, help="Seed for sampling (default: random, printed on stderr).")
+@click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def sample(modeldir, prompt, max_new_tokens, temperature, top_k, top_p, seed, num_samples, device):
+    """Generate text from the model in MODELDIR (from `ernte train`), continuing --prompt.
+
+    Samples go to stdout, separated by a line '---' when there are several. Stops at the
+    end-of-text token.
+    """
+    from training.checkpoint import CheckpointError
+    from training.sample import sample_text
+    from training.train import TrainInputError, resolve_device
+
+    try:
+        dev = resolve_device(device)
+        samples = sample_text(modeldir, prompt, max_new_tokens, temperature, top_k, top_p, seed, num_samples, str(dev))
+    except (TrainInputError, CheckpointError) as exc:
+        _fail_usage(str(exc))
+    click.echo(f"seed {samples.seed}; new tokens: {', '.join(map(str, samples.new_tokens))}", err=True)
+    click.echo("\n---\n".join(samples.texts))
+
+
+@main.command()
+@click.argument("curated_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Token directory (tokenizer.json, train_*.bin, val_*.bin, documents.parquet, manifest.json).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'tokenize').")
+@click.option("--vocab-size", type=int, help="Ids of the trained BPE, <|endoftext|> included (default 16384).")
+@click.option("--tokenizer", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Reuse this tokenizer.json instead of training one.")
+@click.option("--workers", type=int, help="Encoding processes (default: CPU count).")
+@click.option("--val-fraction", type=float, help="Share of documents held out for validation (default 0.01).")
+@click.option("--shard-tokens", type=int, help="Tokens per shard (default 100,000,000).")
+def tokenize(curated_dir, out, config_path, vocab_size, tokenizer, workers, val_fraction, shard_tokens):
+    """Tokenize CURATED_DIR (an `ernte curate` directory) into llm.c token shards.
+
+    Trains a byte-level BPE on the train documents (or reuses --tokenizer), splits documents into
+    train and val by a hash of their id, drops val documents whose text is also in train, and
+    writes uint16 shards (uint32 above 65,536 ids) with a manifest naming the dataset version.
+    Exits 1 when there is no eligible document to train on.
+    """
+    from training.tokenize_dataset import TokenizeFailed, TokenizeInputError, run_tokenize
+
+    try:
+        config = load_config(config_path)
+        flags = {"vocab_size": vocab_size, "tokenizer": tokenizer, "workers": workers, "val_fraction": val_fraction, "shard_tokens": shard_tokens}
+        tokenize_config = apply_overrides(config.tokenize, flags)
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    try:
+        summary = run_tokenize(curated_dir, out, tokenize_config)
+    except TokenizeInputError as exc:
+        _fail_usage(str(exc))
+    except TokenizeFailed as exc:
+        click.echo(f"ernte: error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    for line in summary.lines():
+        click.echo(line)
 
 
 @main.command()

@@ -127,11 +127,66 @@ class CurateConfig(StrictModel):
         return value
 
 
+class TokenizeConfig(StrictModel):
+    """How `ernte tokenize` builds the tokenizer, splits documents and writes token shards."""
+
+    vocab_size: int = Field(16384, ge=257, lt=2**31, description="Ids of a trained BPE: 256 bytes, merges, <|endoftext|> (fewer if the text runs out of pairs)")
+    min_frequency: int = Field(2, ge=1, description="A pair seen fewer times is not merged")
+    bpe_max_bytes: int | None = Field(None, ge=1, description="Train the BPE on at most this much text (the first train documents); null: all")
+    tokenizer: Path | None = Field(None, description="Reuse this tokenizer.json instead of training one")
+    val_fraction: float = Field(0.01, ge=0, lt=1, description="Share of documents held out for validation, chosen by a hash of doc_id")
+    split_seed: int = Field(0, ge=0, description="Changes which documents the hash puts in validation")
+    shard_tokens: int = Field(100_000_000, ge=1, lt=2**31, description="Tokens per shard (llm.c writes 10**8); the last shard of a split holds the rest")
+    encoder: Literal["auto", "tiktoken", "hf"] = Field("auto", description="auto: tiktoken when it gives the same ids as tokenizers on the spot-check sample")
+    spot_check_docs: int = Field(1000, ge=0, description="Documents encoded by both engines before tiktoken is used")
+    spot_check_bytes: int = Field(1_000_000, ge=0)
+    chunk_bytes: int = Field(1_000_000, ge=1024, description="Text per encoding task sent to a worker")
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+
+
+class TrainConfig(StrictModel):
+    """What `ernte train` trains (a preset shape, optionally changed) and how (the training loop)."""
+
+    preset: Literal["tiny", "small", "gpt2-124m"] = Field("small", description="Model shape: tiny (tests), small (CPU), gpt2-124m (GPT-2 small, a GPU)")
+    n_layer: int | None = Field(None, ge=1, description="Overrides the preset")
+    n_head: int | None = Field(None, ge=1, description="Overrides the preset")
+    n_embd: int | None = Field(None, ge=1, description="Overrides the preset; a multiple of n_head")
+    block_size: int | None = Field(None, ge=2, description="Context length in tokens; overrides the preset")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    bias: bool = Field(False, description="Biases in Linear and LayerNorm layers")
+    batch_size: int = Field(16, ge=1, description="Sequences per micro-batch")
+    grad_accum_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step (tokens per step: batch_size x grad_accum_steps x block_size)")
+    max_steps: int = Field(2000, ge=1, description="Optimizer steps to train for")
+    lr: float = Field(6e-4, gt=0, description="Peak learning rate")
+    min_lr: float | None = Field(None, ge=0, description="Learning rate at the end of the cosine decay; null: lr / 10")
+    warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps")
+    lr_decay_steps: int | None = Field(
+        None, ge=1, description="Length of the cosine decay; null: max_steps of the first run (recorded, so --resume continues the same schedule)"
+    )
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0, description="Clip the gradient norm to this; 0 switches clipping off")
+    eval_interval: int = Field(250, ge=1, description="Validate every N steps (and after the last)")
+    eval_batches: int = Field(20, ge=1, description="Validation micro-batches, the same ones every time (fewer if the split is smaller)")
+    checkpoint_interval: int = Field(250, ge=1, description="Write a checkpoint every N steps (and after the last)")
+    log_interval: int = Field(1, ge=1, description="Log and record metrics every N steps")
+    batch_order: Literal["random", "sequential"] = Field("random", description="random: windows drawn from the seed and step; sequential: the split in order")
+    seed: int = Field(1337, ge=0, description="Model initialisation, batch order and dropout")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available")
+    compile: bool | None = Field(None, description="torch.compile the model; null: on CUDA only")
+    peak_flops: float | None = Field(
+        None, gt=0, description="Peak FLOP/s that MFU is reported against; null: datasheet bf16 dense peak of known GPUs (H100 SXM: 989e12), a measured fp32 matmul peak on CPU"
+    )
+
+
 class ErnteConfig(StrictModel):
     """The whole configuration file. Later stages add their sections here."""
 
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
     curate: CurateConfig = Field(default_factory=CurateConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 class ConfigError(Exception):

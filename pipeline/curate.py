@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from pipeline import __version__
 from pipeline.config import CurateConfig, config_hash
 from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file, read_work_result
+from pipeline.files import file_sha256
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
 from pipeline.warc_input import NotAnArchiveError, byte_ranges, sniff_archive, splittable
@@ -113,16 +114,8 @@ def resolve_inputs(inputs: list[Path]) -> list[InputFile]:
             sniff_archive(real)  # a file named like a WARC inside a directory may be anything
         except NotAnArchiveError as exc:
             raise CurateInputError(str(exc)) from None
-        resolved.append(InputFile(real, _sha256(real), real.stat().st_size, crawl_dir.resolve() if crawl_dir else None))
+        resolved.append(InputFile(real, file_sha256(real), real.stat().st_size, crawl_dir.resolve() if crawl_dir else None))
     return resolved
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch_log_join(crawl_dir: Path) -> tuple[dict[str, dict[int, FetchInfo]], dict[str, tuple[str, int]]]:

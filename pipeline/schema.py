@@ -209,6 +209,23 @@ def _curation_schemas() -> dict[str, pa.Schema]:
     return {"WORK_DOCS": WORK_DOCS, "PROVENANCE": PROVENANCE, "SHARD": SHARD, "REJECTED": REJECTED, "DEDUP_INDEX": DEDUP_INDEX}
 
 
+# -- tokenization --------------------------------------------------------------------------------
+
+# TOKDIR/documents.parquet: where every document of the curated dataset went (`ernte tokenize`).
+TOKEN_DOCS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source_shard", pa.string()),  # file name in the curated DIR/shards/
+        pa.field("split", pa.string(), nullable=False),  # train | val | excluded
+        pa.field("drop_reason", pa.string()),  # for excluded: not_train_eligible | val_duplicate_of_train | val_duplicate
+        pa.field("shard", pa.string()),  # token shard holding the document's end-of-text token
+        pa.field("offset", pa.int64()),  # position of that end-of-text token in the shard
+        pa.field("tokens", pa.int64()),  # the document's ids, its end-of-text token not counted
+        pa.field("text_bytes", pa.int64()),  # UTF-8 bytes of its text
+    ]
+)
+
+
 def __getattr__(name: str):
     schemas = _curation_schemas()
     if name in schemas:
