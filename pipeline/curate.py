@@ -321,8 +321,10 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
             _collect(task, lambda t=task: curate_file(t), results, failed)
             bar.update(1)
     else:
+        # Largest first (by bytes to read), so a big file does not start last and run alone.
+        longest_first = sorted(todo, key=lambda t: -((t.end or Path(t.input_path).stat().st_size) - t.start))
         with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            futures = {pool.submit(curate_file, task): task for task in todo}
+            futures = {pool.submit(curate_file, task): task for task in longest_first}
             for future in as_completed(futures):
                 _collect(futures[future], future.result, results, failed)
                 bar.update(1)

@@ -187,6 +187,9 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     elif score < config.min_lang_score:
         drop = "lang_score_low"
 
+    if drop is not None and not config.signals_for_language_drops:
+        row.update(pre_dedup_decision="dropped", pre_dedup_drop_reason=drop, text=text)
+        return row, t
     signals, c4_cleaned = quality.measure_and_clean(text, lang)
     row.update(dataclasses.asdict(signals))
     if drop is None and config.quality:

@@ -759,3 +759,22 @@ def test_crawl_directory_input_joins_the_fetch_log(crawled, tmp_path):
     kept_urls = {r["url"] for r in c.shard_rows()}
     assert {base + p for p in ("/docs/b.html", "/docs/c.html", "/ai/d.html", "/tdm/e.html")} <= kept_urls
     assert c.manifest["runs"][0]["inputs"][0]["crawl_dir"] == str(crawl_dir.resolve())
+
+
+def test_language_drops_skip_quality_signals_unless_asked(tmp_path):
+    """Documents the language rules drop never reach the quality stage: their signals are null,
+    unless signals_for_language_drops asks for them (an audit setting)."""
+    pages = english_pages()
+    caps = [Capture(f"http://lang.example.org/{i}.html", page_html(pages[50 + i], f"http://lang.example.org/{i}.html")) for i in range(3)]
+    path = write_warc(tmp_path / "lang.warc.gz", caps)
+    for audit in (False, True):
+        out = tmp_path / f"curated-{audit}"
+        config = tmp_path / f"c-{audit}.yaml"
+        config.write_text(f"curate:\n  signals_for_language_drops: {str(audit).lower()}\n")
+        run = curate(path, "--out", out, "--workers", 1, "--languages", "de", "--config", config)
+        assert run.returncode == 0, run.stderr[-3000:]
+        rows = Curated.read(out).by_url()
+        assert {r["drop_reason"] for r in rows.values()} == {"lang_not_selected"}
+        assert all(r["lang"] == "en" for r in rows.values())
+        words = [r["gopher_q_word_count"] for r in rows.values()]
+        assert all(w is not None and w > 100 for w in words) if audit else all(w is None for w in words), words
