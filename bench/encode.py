@@ -135,7 +135,7 @@ def write_curated(directory: Path, texts: list[str]) -> Path:
     from pipeline.schema import SHARD
 
     (directory / "shards").mkdir(parents=True)
-    rows = [{"doc_id": f"bench-{i:07d}", "text": t, "run_id": "run-0001"} for i, t in enumerate(texts)]
+    rows = [{"doc_id": f"bench-{i:07d}", "text": t, "run_id": "run-0001", "train_eligible": True} for i, t in enumerate(texts)]
     names = []
     for k in range(0, len(rows), 4096):
         names.append(f"run-0001-{k // 4096:05d}.parquet")

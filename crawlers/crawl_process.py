@@ -173,6 +173,8 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in
 def summarize(out: Path, exit_code: int = 0) -> CrawlSummary:
     import pyarrow.parquet as pq
 
+    from pipeline.schema import is_host_file_row
+
     decisions: dict[str, int] = {}
     pages = 0
     parts = sorted((out / "fetches").glob("part-*.parquet"))
@@ -180,7 +182,7 @@ def summarize(out: Path, exit_code: int = 0) -> CrawlSummary:
         table = pq.ParquetDataset([str(p) for p in parts]).read(columns=["decision", "reason"])
         for decision, reason in zip(table.column("decision").to_pylist(), table.column("reason").to_pylist()):
             decisions[decision] = decisions.get(decision, 0) + 1
-            if decision == "fetched" and reason != "robots.txt":
+            if decision == "fetched" and not is_host_file_row({"decision": decision, "reason": reason}):
                 pages += 1
     warcs = sorted(p.name for p in (out / "warc").glob("*.warc.gz"))
     return CrawlSummary(out, decisions, pages, warcs, exit_code)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 from crawlers.fetch_log import FetchLog, JournalState
 from crawlers.robots_policy import RobotsTxt
+from crawlers.tdmrep import TdmRep
 from crawlers.url_policy import canonical_url, url_host
 from crawlers.warc_writer import OriginalCapture, WarcWriter
 from pipeline.config import CrawlConfig
-from pipeline.schema import FetchDecision, empty_fetch_row
+from pipeline.schema import FetchDecision, empty_fetch_row, is_host_file_row
 
 
 @dataclass
@@ -24,6 +25,9 @@ class HostState:
     robots_expires: float = 0.0
     robots_pending: object | None = None  # Deferred while robots.txt is being fetched
     crawl_delay: float | None = None
+    tdmrep: TdmRep | None = None  # the host's /.well-known/tdmrep.json, once fetched
+    tdmrep_expires: float = 0.0
+    tdmrep_pending: object | None = None  # Deferred while it is being fetched
     not_before: float = 0.0  # Retry-After / back-off: no request to this host before this time
     pages_attempted: int = 0
     address_problem: str | None = None
@@ -48,7 +52,7 @@ class CrawlSession:
         for row in self.previous.rows:
             if row.get("canonical_url"):
                 self.seen_canonical.add(row["canonical_url"])
-            if row["decision"] == FetchDecision.FETCHED.value and not row.get("reason") == "robots.txt":
+            if row["decision"] == FetchDecision.FETCHED.value and not is_host_file_row(row):
                 self.pages_attempted += 1
                 self.host(row["host"] or "").pages_attempted += 1
             if row.get("warc_record_type") == "response" and row.get("payload_digest"):
@@ -90,6 +94,6 @@ class CrawlSession:
         row.update(fields)
         row["canonical_url"] = canonical_url(url)
         written = self.fetch_log.record(row)
-        if self.progress is not None and decision == FetchDecision.FETCHED and fields.get("reason") != "robots.txt":
+        if self.progress is not None and decision == FetchDecision.FETCHED and not is_host_file_row(row):
             self.progress.update(1)
         return written

@@ -1,7 +1,8 @@
 """Scrapy components that make the crawl polite, scoped and archived.
 
 - `CrawlPolicyMiddleware` (early in the downloader chain): address safety, robots.txt per RFC 9309
-  with our own parser, AI-crawler opt-outs, page budgets, Crawl-delay and Retry-After back-off.
+  with our own parser, AI-crawler opt-outs, page budgets, Crawl-delay and Retry-After back-off,
+  and the host's /.well-known/tdmrep.json (fetched once per host, before its first page).
 - `ArchiveMiddleware` (last before the network, so it sees the body with its content-encoding
   intact): content-type and size limits, retries on 429/5xx, WARC records and the fetch-log row.
 - `CrawlDelayAutoThrottle`: Scrapy's AutoThrottle, but never below a host's Crawl-delay.
@@ -31,6 +32,7 @@ from twisted.internet.threads import deferToThread
 
 from crawlers.crawl_session import CrawlSession, HostState
 from crawlers.robots_policy import MAX_ROBOTS_BYTES, RobotsTxt, ai_optout_agents
+from crawlers.tdmrep import MAX_TDMREP_BYTES, TDMREP_PATH, TdmRep
 from crawlers.url_policy import canonical_url, is_ip_literal, media_type, non_public_address, scope_violation, url_host
 from crawlers.warc_writer import Capture
 from pipeline.schema import OPTOUT_HEADERS, FetchDecision, header_column
@@ -114,6 +116,10 @@ class CrawlPolicyMiddleware:
                 self._drop(request, FetchDecision.ROBOTS_DISALLOWED, fields, **policy)
             if config.skip_ai_optout and policy["ai_optout"]:
                 self._drop(request, FetchDecision.AI_OPTOUT, fields, reason="robots.txt reserves it from " + ", ".join(policy["ai_optout_agents"]), **policy)
+            if config.fetch_tdmrep:
+                self._apply_crawl_delay(host, state)  # the TDMRep file keeps the host's pace too
+                await self._ensure_tdmrep(request, host, state)
+                policy.update(state.tdmrep.fields(request.url))
             budget = session.budget_problem(host)  # again: other requests may have taken slots while robots.txt was fetched
             if budget:
                 self._drop(request, FetchDecision.BUDGET_EXHAUSTED, fields, reason=budget, **policy)
@@ -159,6 +165,12 @@ class CrawlPolicyMiddleware:
                         break
         return state.address_problem
 
+    async def _download_host_file(self, url: str, name: str, max_bytes: int) -> Response:
+        """robots.txt or tdmrep.json: ahead of the queued pages, through the host's downloader slot;
+        ArchiveMiddleware archives and logs it (reason `name`) and never retries or stops it."""
+        meta = {"ernte_robots": True, "ernte_host_file": name, "handle_httpstatus_all": True, "download_maxsize": 4 * max_bytes + 1024 * 1024}
+        return await self.crawler.engine.download_async(Request(url, priority=1000, dont_filter=True, callback=NO_CALLBACK, meta=meta))
+
     async def _ensure_robots(self, request: Request, host: str, state: HostState) -> None:
         while state.robots_pending is not None:
             await maybe_deferred_to_future(state.robots_pending)
@@ -170,15 +182,7 @@ class CrawlPolicyMiddleware:
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         config = self.config
         try:
-            response = await self.crawler.engine.download_async(
-                Request(
-                    robots_url,
-                    priority=1000,
-                    dont_filter=True,
-                    callback=NO_CALLBACK,
-                    meta={"ernte_robots": True, "handle_httpstatus_all": True, "download_maxsize": 4 * MAX_ROBOTS_BYTES + 1024 * 1024},
-                )
-            )
+            response = await self._download_host_file(robots_url, "robots.txt", MAX_ROBOTS_BYTES)
             status = response.status
             if 200 <= status < 300:
                 state.robots, state.robots_status = RobotsTxt.parse(response.body[:MAX_ROBOTS_BYTES]), f"ok {status}"
@@ -206,14 +210,48 @@ class CrawlPolicyMiddleware:
         state.crawl_delay = delay
         logger.info("robots.txt for %s: %s, crawl-delay %s", host, state.robots_status, delay)
 
+    async def _ensure_tdmrep(self, request: Request, host: str, state: HostState) -> None:
+        """Fetch /.well-known/tdmrep.json once per host (cached as long as robots.txt), through the
+        same downloader slot as the pages, so Crawl-delay and back-off apply to it."""
+        while state.tdmrep_pending is not None:
+            await maybe_deferred_to_future(state.tdmrep_pending)
+        if state.tdmrep is not None and time.time() < state.tdmrep_expires:
+            return
+        pending: Deferred = Deferred()
+        state.tdmrep_pending = pending
+        parts = urlsplit(request.url)
+        url = f"{parts.scheme}://{parts.netloc}{TDMREP_PATH}"
+        try:
+            decision = state.robots.decide(url, self.config.user_agent)
+            if not decision.allowed:
+                state.tdmrep = TdmRep.absent("not fetched: robots.txt disallows it")
+                self.session.decide(url, FetchDecision.ROBOTS_DISALLOWED, reason=f"tdmrep.json: {state.tdmrep.status}", robots_rule=f"disallowed: {decision.describe()}")
+            else:
+                wait = state.not_before - time.time()
+                if wait > 0:
+                    await _sleep(wait)
+                response = await self._download_host_file(url, "tdmrep.json", MAX_TDMREP_BYTES)
+                # ArchiveMiddleware parsed it when it logged the fetch (its row says what the file held).
+                state.tdmrep = response.meta.get("ernte_tdmrep") or TdmRep.parse(response.body, response.status)
+        except Exception as exc:  # network errors, timeouts: no reservation known from this source
+            state.tdmrep = TdmRep.absent(f"unavailable ({type(exc).__name__}: {exc})"[:300])
+            self.session.decide(url, FetchDecision.ERROR, reason=f"tdmrep.json: {state.tdmrep.status}")
+        finally:
+            state.tdmrep_pending = None
+            pending.callback(None)
+        state.tdmrep_expires = time.time() + self.config.robots_cache_ttl_s
+        logger.info("tdmrep.json for %s: %s", host, state.tdmrep.status)
+
     def _robots_fields(self, request: Request, state: HostState) -> dict:
         decision = state.robots.decide(request.url, self.config.user_agent)
         agents = ai_optout_agents(state.robots, request.url, self.config.ai_agents)
+        usage = state.robots.content_usage_for(request.url, self.config.user_agent)
         return {
             "robots_rule": f"{'allowed' if decision.allowed else 'disallowed'}: {decision.describe()}",
             "crawl_delay": state.crawl_delay,
             "ai_optout": bool(agents),
             "ai_optout_agents": agents,
+            "robots_content_usage": usage.value if usage is not None else None,
         }
 
     def _apply_crawl_delay(self, host: str, state: HostState) -> None:
@@ -282,11 +320,17 @@ class ArchiveMiddleware:
         retry = self._retry(request, response, is_robots)
         if retry is not None:
             return retry
+        reason = request.meta.get("ernte_host_file", "robots.txt") if is_robots else None
+        if reason == "tdmrep.json":
+            body = _decoded_body(response, MAX_TDMREP_BYTES)  # we are before the decompression middleware
+            if body is not None:  # other encodings: parsed after decompression, in _ensure_tdmrep
+                tdmrep = request.meta["ernte_tdmrep"] = TdmRep.parse(body, response.status)
+                reason = f"tdmrep.json: {tdmrep.status}"
         row = self.session.decide(
             request.url,
             FetchDecision.FETCHED,
             **base,
-            reason="robots.txt" if is_robots else None,
+            reason=reason,
             fetch_ms=(time.time() - request.meta["ernte_started_at"]) * 1000,
             ip_address=str(response.ip_address) if response.ip_address else None,
             redirect_to=response.headers.get(b"Location", b"").decode("latin-1") or None,
@@ -362,7 +406,7 @@ class ArchiveMiddleware:
         metadata = {
             "depth": str(fields["depth"]),
             "via": fields["referrer"] or "",
-            "robots": "robots.txt request" if request.meta.get("ernte_robots") else policy.get("robots_rule", ""),
+            "robots": request.meta.get("ernte_host_file", "robots.txt") + " request" if request.meta.get("ernte_robots") else policy.get("robots_rule", ""),
             "crawlDelay": "" if policy.get("crawl_delay") is None else str(policy["crawl_delay"]),
             "aiOptOutAgents": ",".join(policy.get("ai_optout_agents", [])),
             "attempt": str(request.meta.get("ernte_attempt", 0) + 1),
@@ -388,6 +432,21 @@ class ArchiveMiddleware:
             # Stopped after the headers (unwanted type on a non-2xx answer): only part of the body.
             truncated="unspecified" if "download_stopped" in response.flags else None,
         )
+
+
+def _decoded_body(response: Response, limit: int) -> bytes | None:
+    """The first `limit` bytes of the body with gzip/deflate content-encoding undone; None for an
+    encoding this does not handle. Corrupt data gives what could be inflated."""
+    encoding = response.headers.get(b"Content-Encoding", b"").decode("latin-1").strip().lower()
+    if encoding in ("", "identity"):
+        return response.body[:limit]
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return None
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS)
+    try:
+        return inflater.decompress(response.body, limit)
+    except zlib.error:
+        return b""
 
 
 def _reason_phrase(status: int) -> str:

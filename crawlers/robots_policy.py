@@ -149,11 +149,22 @@ class _Rule:
     index_fallback: str | None
 
 
+@dataclass(frozen=True)
+class ContentUsageRule:
+    """One IETF aipref 'Content-Usage: [path] usage-prefs' line of robots.txt."""
+
+    scope: str  # the path pattern as written; '/' when the line names none
+    value: str  # the usage preferences, raw ('train-ai=n, search=y')
+    line: int
+    escaped: str  # the scope as matched (escape_pattern)
+
+
 @dataclass
 class _Group:
     agents: list[str] = field(default_factory=list)  # tokens as written ('' possible), '*' for global
     rules: list[_Rule] = field(default_factory=list)
     crawl_delays: list[float] = field(default_factory=list)
+    content_usage: list[ContentUsageRule] = field(default_factory=list)
     closed: bool = False  # an allow/disallow was seen; the next user-agent line starts a new group
 
 
@@ -187,7 +198,7 @@ def _iter_lines(data: bytes) -> Iterable[tuple[int, bytes]]:
 
 
 class RobotsTxt:
-    def __init__(self, groups: list[_Group], sitemaps: list[str], content_usage: list[tuple[str, str]]):
+    def __init__(self, groups: list[_Group], sitemaps: list[str], content_usage: list[ContentUsageRule]):
         self._groups = groups
         self._sitemaps = sitemaps
         self._content_usage = content_usage
@@ -200,7 +211,7 @@ class RobotsTxt:
         data = data[:MAX_ROBOTS_BYTES]
         groups: list[_Group] = []
         sitemaps: list[str] = []
-        content_usage: list[tuple[str, str]] = []
+        content_usage: list[ContentUsageRule] = []  # lines before any user-agent line: every agent
         current: _Group | None = None
         for number, line in _iter_lines(data):
             kv = _split_key_value(line)
@@ -238,12 +249,15 @@ class RobotsTxt:
                 if current is not None and _CRAWL_DELAY.match(text):
                     current.crawl_delays.append(float(text))
             elif key == b"content-usage" and text:
-                # aipref: 'Content-Usage: [path] usage-prefs'; no path means the whole site.
+                # aipref (draft-ietf-aipref-attach): 'Content-Usage: [path] usage-prefs', a rule of
+                # the group it stands in; no path means the whole site. Like crawl-delay it does not
+                # close the group, so it never changes allow/disallow.
+                scope, prefs = "/", text
                 if text.startswith("/"):
                     scope, *rest = text.split(None, 1)
-                    content_usage.append((scope, rest[0] if rest else ""))
-                else:
-                    content_usage.append(("/", text))
+                    prefs = rest[0] if rest else ""
+                rule = ContentUsageRule(scope, prefs, number, escape_pattern(scope.encode("utf-8", "surrogatepass")))
+                (current.content_usage if current is not None else content_usage).append(rule)
         return cls(groups, sitemaps, content_usage)
 
     @classmethod
@@ -314,8 +328,25 @@ class RobotsTxt:
 
     @property
     def content_usage(self) -> list[tuple[str, str]]:
-        """IETF aipref 'Content-Usage:' lines as (path_scope, raw value), in file order."""
-        return list(self._content_usage)
+        """Every IETF aipref 'Content-Usage:' line as (path_scope, raw value), in file order."""
+        rules = self._content_usage + [r for g in self._groups for r in g.content_usage]
+        return [(r.scope, r.value) for r in sorted(rules, key=lambda r: r.line)]
+
+    def content_usage_for(self, url: str, user_agent: str) -> ContentUsageRule | None:
+        """The Content-Usage rule that applies to this URL for this agent: among the lines of the
+        agent's groups (chosen as for allow/disallow) the one whose path matches longest,
+        robots-style, the first such line on a tie; lines before any user-agent line (outside every
+        group, which the draft does not define) only when no group line matches. None: no line."""
+        path = get_path_params_query(url)
+        grouped = sorted((r for g in self._applicable(user_agent)[1] for r in g.content_usage), key=lambda r: r.line)
+        for candidates in (grouped, self._content_usage):
+            best: ContentUsageRule | None = None
+            for rule in candidates:
+                if pattern_matches(path, rule.escaped) and (best is None or len(rule.escaped) > len(best.escaped)):
+                    best = rule
+            if best is not None:
+                return best
+        return None
 
 
 AI_TRAINING_AGENTS: tuple[str, ...] = ("GPTBot", "CCBot", "Google-Extended", "ClaudeBot", "Applebot-Extended")

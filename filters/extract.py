@@ -69,6 +69,7 @@ can yield a date later that it did not yield before.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import signal
 import threading
@@ -179,7 +180,7 @@ def _extract(html: str, url: str | None, config: ExtractConfig) -> Extraction:
         fast=config.fast,
     )
     if not text:
-        return Extraction(None, title, None, canonical_url, html_lang, "no_text")
+        return Extraction(None, title, None, canonical_url, html_lang, "no_text", tree=root)  # its meta tags still count
     date = publication_date(root, url) if config.extract_date else None
     return Extraction(text, title, date, canonical_url, html_lang, None, tree=root)
 
@@ -256,9 +257,13 @@ def _on_alarm(signum, frame):
 
 
 def _with_time_limit(seconds: float, work):
-    """work() under a SIGALRM time limit when possible (main thread, setitimer available)."""
-    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    """work() under a time limit: SIGALRM in the main thread (where setitimer exists), an
+    asynchronous exception sent by a timer thread in any other thread (Dask and Prefect run
+    tasks in worker threads)."""
+    if seconds <= 0:
         return work()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return _with_thread_time_limit(seconds, work)
     # Pause any running timer first, so it cannot fire into our handler before ours is armed.
     previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, 0)
     started = time.monotonic()
@@ -281,3 +286,31 @@ def _with_time_limit(seconds: float, work):
         if previous_delay > 0:  # someone else's timer was running: give it back what is left of it
             remaining = previous_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-6), previous_interval)
+
+
+def _with_thread_time_limit(seconds: float, work):
+    """work() in this thread, interrupted after `seconds` by _ExtractTimeout raised in it with
+    CPython's PyThreadState_SetAsyncExc. Like SIGALRM, it takes effect between bytecodes."""
+    target = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire():
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_ExtractTimeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        return work()
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+        if state["fired"]:
+            # Still pending if work() returned just as the timer fired: withdraw it, so it cannot
+            # go off later in the caller's code.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)

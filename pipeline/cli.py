@@ -273,6 +273,36 @@ def sample(modeldir, prompt, max_new_tokens, temperature, top_k, top_p, seed, nu
 
 
 @main.command()
+@click.argument("modeldir", type=click.Path(path_type=Path))
+@click.option("--tokens", "tokens", multiple=True, metavar="[NAME=]DIR", help="Val split of a token directory made with the model's tokenizer (default: the model's own TOKDIR).")
+@click.option("--parquet", "parquet", multiple=True, metavar="[NAME=]PATH", help="Parquet file or directory with a text column (e.g. CURATED/rejected).")
+@click.option("--text-dir", "text_dirs", multiple=True, metavar="[NAME=]DIR", help="Directory of *.txt files, one document each.")
+@click.option("--reference/--no-reference", default=True, show_default=True, help="Also score the bundled reference texts (training/reference_text, CC0).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Tokens scored per set at most.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def evaluate(modeldir, tokens, parquet, text_dirs, reference, max_tokens, batch_size, device):
+    """Held-out loss and bits per byte of the model in MODELDIR on several text sets.
+
+    Writes MODELDIR/eval.json and adds the results to the model card. Exits 2 for a missing model
+    or input or a token set made with another tokenizer, 1 when a loss is not finite.
+    """
+    from training.evaluate import EvalSpec, EvaluateFailed, EvaluateInputError, evaluate_model, result_lines
+    from training.train import TrainInputError, resolve_device
+
+    try:
+        dev = resolve_device(device)
+        results = evaluate_model(modeldir, EvalSpec(tokens, parquet, text_dirs, reference), max_tokens, batch_size, str(dev))
+    except (EvaluateInputError, TrainInputError) as exc:
+        _fail_usage(str(exc))
+    except EvaluateFailed as exc:
+        click.echo(f"ernte: error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    for line in result_lines(results):
+        click.echo(line)
+
+
+@main.command()
 @click.argument("curated_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Token directory (tokenizer.json, train_*.bin, val_*.bin, documents.parquet, manifest.json).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'tokenize').")
@@ -306,6 +336,33 @@ def tokenize(curated_dir, out, config_path, vocab_size, tokenizer, workers, val_
         sys.exit(EXIT_FAILURE)
     for line in summary.lines():
         click.echo(line)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--sql", help="Run this DuckDB SQL over the views fetches, provenance and shards instead of the summaries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True, help="Output of --sql (json: an array of row objects).")
+@click.option("--crawl", "crawl_dirs", multiple=True, type=click.Path(path_type=Path), help="Also read this crawl directory's fetch log into `fetches` (repeatable).")
+def inspect(directory: Path, sql: str | None, fmt: str, crawl_dirs: tuple[Path, ...]):
+    """Summarise a curated DIRECTORY (or a crawl directory), or query it with SQL.
+
+    Views: `fetches` (fetch logs of the crawl directories the curated runs read, and --crawl),
+    `provenance` (one row per document), `shards` (kept documents of the current version).
+    """
+    from pipeline.inspect import InspectError, connect, format_rows, open_target, query, summaries
+
+    try:
+        target = open_target(directory, crawl_dirs)
+        for warning in target.warnings:
+            click.echo(f"ernte: warning: {warning}", err=True)
+        con = connect(target)
+        if sql is None:
+            click.echo(summaries(con, target))
+        else:
+            columns, rows = query(con, sql)
+            click.echo(format_rows(columns, rows, fmt))
+    except InspectError as exc:
+        _fail_usage(str(exc))
 
 
 @main.command()
@@ -372,6 +429,63 @@ def demo(out: Path, max_pages: int):
     click.echo(f"  {bin_dir / 'warcio'} index {crawl_dir}/warc/*.warc.gz | head")
     if summary.exit_code != 0 or summary.pages_fetched == 0:
         sys.exit(EXIT_FAILURE)
+
+
+@main.group()
+def policy() -> None:
+    """Training eligibility of curated documents (the `curate.policy` config section)."""
+
+
+@policy.command("apply")
+@click.argument("curated", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'curate.policy').")
+def policy_apply(curated, config_path):
+    """Decide train_eligible again for every document in CURATED from its stored signals (no
+    crawling, no extraction); provenance and shards are rewritten, the manifest records it."""
+    from pipeline.policy_apply import apply_policy
+
+    try:
+        settings = load_config(config_path).curate.policy
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    try:
+        counts = apply_policy(curated, settings)
+    except FileNotFoundError as exc:
+        _fail_usage(str(exc))
+    for key, value in counts.items():
+        click.echo(f"{key:40s} {value}")
+
+
+@main.command("run")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="YAML configuration (sections run, crawl, curate, tokenize, train).")
+@click.option("--task-runner", type=click.Choice(["process", "dask"]), help="Where the curate tasks run (default: run.task_runner).")
+@click.option("--dask-address", help="An existing Dask scheduler, e.g. tcp://HOST:8786 (implies --task-runner dask).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Overrides run.data_dir.")
+def run_command(config_path, task_runner, dask_address, data_dir):
+    """Run the end-to-end Prefect flow: crawl the seeds, curate every new crawl, tokenize and
+    train when the dataset has a new version.
+
+    Runs on Prefect's embedded server (nothing to start by hand; it takes 10-25 s to come up), or
+    on the server PREFECT_API_URL names. Exits 1 when the flow fails, naming the failing stage.
+    """
+    import os
+
+    try:
+        config = load_config(config_path)
+        overrides = {"task_runner": "dask" if dask_address else task_runner, "dask_address": dask_address, "data_dir": data_dir}
+        config = config.model_copy(update={"run": apply_overrides(config.run, overrides)})
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from pipeline.flows import ernte_flow
+
+    try:
+        result = ernte_flow(config.model_dump(mode="json"))
+    except Exception as exc:  # the flow run is recorded as failed; say why here too
+        click.echo(f"ernte: error: the flow failed: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    for key, value in result.items():
+        click.echo(f"{key}: {value}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class CrawlConfig(StrictModel):
     robots_error_ttl_s: float = Field(60.0, ge=0, description="How long an unreachable robots.txt keeps its host off limits before a retry")
     ai_agents: list[str] = Field(default_factory=lambda: list(AI_TRAINING_AGENTS), description="AI-training crawlers whose robots.txt groups are evaluated per URL")
     skip_ai_optout: bool = Field(False, description="Skip URLs that robots.txt reserves from AI-training crawlers (default: fetch and record)")
+    fetch_tdmrep: bool = Field(True, description="Fetch each host's /.well-known/tdmrep.json (W3C TDMRep) before its first page and record the rule matching each URL")
     warc_prefix: str = Field("ernte", pattern=r"^[A-Za-z0-9_.-]+$")
     warc_max_bytes: int = Field(1_000_000_000, ge=1024, description="Rotate WARC files at about this size")
     revisit_duplicates: bool = Field(True, description="Write identical payloads as revisit records")
@@ -92,6 +93,18 @@ class DedupSettings(StrictModel):
     seed: int = 1
 
 
+class PolicySettings(StrictModel):
+    """Which documents are eligible for training (`train_eligible`; see filters/policy.py). The
+    default honours every machine-readable reservation and has no licence rule."""
+
+    honour_tdm_reservation: bool = Field(True, description="TDMRep tdm-reservation 1 (meta over header over tdmrep.json) makes a document ineligible")
+    honour_noai: bool = Field(True, description="noai in robots meta or X-Robots-Tag (for any agent) makes a document ineligible")
+    honour_content_usage: bool = Field(True, description="Content-Usage (header or robots.txt) train-genai/train-ai/bots=n makes a document ineligible")
+    honour_robots_ai_optout: bool = Field(True, description="robots.txt disallowing the URL for an AI-training agent makes a document ineligible")
+    exclude_licences: list[str] = Field(default_factory=list, description="SPDX id patterns (fnmatch, case-insensitive) that make a document ineligible, e.g. ['*-NC-*', '*-ND-*']")
+    require_licence: bool = Field(False, description="Only documents with a detected licence are eligible")
+
+
 class CurateConfig(StrictModel):
     """What `ernte curate` keeps, and how it writes shards."""
 
@@ -117,6 +130,7 @@ class CurateConfig(StrictModel):
     shard_target_bytes: int = Field(128 * 1024 * 1024, ge=1024, description="Approximate text bytes per shard")
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     keep_rejected: bool = False
+    policy: PolicySettings = Field(default_factory=PolicySettings, description="Training eligibility (`train_eligible`); re-apply with `ernte policy apply`")
 
     @field_validator("quality_thresholds")
     @classmethod
@@ -185,6 +199,17 @@ class TrainConfig(StrictModel):
     )
 
 
+class RunConfig(StrictModel):
+    """What `ernte run` (the end-to-end Prefect flow) does, and where."""
+
+    data_dir: Path = Field(Path("ernte-data"), description="crawls/, curated/, tokens/<version>/, models/<version>/ live here; point it at shared storage for workers on other machines")
+    seeds: list[str] = Field(default_factory=list, description="Start URLs; each run crawls them into a new crawls/crawl-<time> directory (no seeds: no crawl)")
+    stages: list[Literal["crawl", "curate", "tokenize", "train"]] = Field(default_factory=lambda: ["crawl", "curate", "tokenize", "train"])
+    task_runner: Literal["process", "dask"] = Field("process", description="Where the per-WARC curate tasks run: a local process pool, or Dask")
+    dask_address: str | None = Field(None, description="An existing Dask scheduler (tcp://HOST:8786); none: a LocalCluster of dask_workers processes")
+    dask_workers: int = Field(2, ge=1)
+
+
 class ErnteConfig(StrictModel):
     """The whole configuration file. Later stages add their sections here."""
 
@@ -192,6 +217,7 @@ class ErnteConfig(StrictModel):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
 
 class ConfigError(Exception):

@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,6 +35,7 @@ from pipeline.config import CurateConfig, config_hash
 from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file, read_work_result
 from pipeline.files import file_sha256
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
+from filters.policy import decide_eligibility, signals_from_row
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
 from pipeline.warc_input import NotAnArchiveError, byte_ranges, sniff_archive, splittable
 
@@ -126,11 +128,18 @@ def _fetch_log_join(crawl_dir: Path) -> tuple[dict[str, dict[int, FetchInfo]], d
     if not parts:
         return by_file, originals
     columns = ["warc_file", "warc_offset", "warc_record_type", "payload_digest", "crawl_id", "depth", "robots_rule", "ai_optout", "ai_optout_agents"]
-    table = pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+    signal_columns = ["robots_content_usage", "tdmrep_reservation", "tdmrep_policy"]  # absent from older fetch logs
+    tables = []
+    for p in parts:
+        names = set(pq.read_schema(p).names)
+        tables.append(pq.read_table(p, columns=columns + [c for c in signal_columns if c in names]))
+    table = pa.concat_tables(tables, promote_options="default")
     for row in table.to_pylist():
         if row["warc_file"] is None or row["warc_offset"] is None:
             continue
-        by_file.setdefault(row["warc_file"], {})[row["warc_offset"]] = FetchInfo(row["crawl_id"], row["depth"], row["robots_rule"], row["ai_optout"], row["ai_optout_agents"])
+        by_file.setdefault(row["warc_file"], {})[row["warc_offset"]] = FetchInfo(
+            row["crawl_id"], row["depth"], row["robots_rule"], row["ai_optout"], row["ai_optout_agents"], *(row.get(c) for c in signal_columns)
+        )
         if row["warc_record_type"] == "response" and row["payload_digest"]:
             originals.setdefault(row["payload_digest"], (str(crawl_dir / "warc" / row["warc_file"]), row["warc_offset"]))
     return by_file, originals
@@ -163,13 +172,20 @@ def _remove_leftovers(out: Path, committed_runs: set[str]) -> None:
 
 def work_config(config: CurateConfig) -> dict:
     """The settings that change per-document results (not worker count or what is kept on the side)."""
-    return config.model_dump(mode="json", exclude={"workers", "keep_rejected", "shard_target_bytes"})
+    return config.model_dump(mode="json", exclude={"workers", "keep_rejected", "shard_target_bytes", "policy"})  # policy: applied at output
 
 
 # -- the run -----------------------------------------------------------------------------------
 
 
-def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bool = True) -> CurateSummary:
+# Runs the given curation tasks somewhere else (Prefect tasks on Dask, say), yielding each task
+# with its FileResult, or with the exception it failed with, as they finish.
+TaskMapper = Callable[[list[FileTask]], Iterable[tuple[FileTask, "FileResult | BaseException"]]]
+
+
+def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bool = True, map_tasks: TaskMapper | None = None) -> CurateSummary:
+    """Curate `inputs` into `out`. The per-file tasks run on a process pool of `config.workers`,
+    or through `map_tasks` when given (the Prefect flow passes one that submits Prefect tasks)."""
     started = datetime.now(timezone.utc)
     out = Path(out)
     files = resolve_inputs(inputs)  # bad input stops the run before anything is written
@@ -200,7 +216,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
             key = hashlib.sha256(f"{f.sha256}:{wconfig_hash}:{start}:{end}".encode()).hexdigest()[:24]
             tasks.append(FileTask(str(f.path), str(out / "work" / f"{key}.parquet"), wconfig, by_file.get(f.path.name, {}), originals, start, end))
 
-    results, failed = _run_tasks(tasks, config.workers, progress)
+    results, failed = _run_tasks(tasks, config.workers, progress, map_tasks)
     # A file counts as curated only when all its ranges are; the finished ones wait in work/.
     failed_files = {t.input_path for t in tasks if t.work_path not in results}
     ok_tasks = [t for t in tasks if t.input_path not in failed_files]
@@ -303,7 +319,7 @@ def _unique_by_doc_id(candidates: list[DedupCandidate]) -> list[DedupCandidate]:
     return list(unique.values())
 
 
-def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dict[str, FileResult], list[str]]:
+def _run_tasks(tasks: list[FileTask], workers: int, progress: bool, map_tasks: TaskMapper | None = None) -> tuple[dict[str, FileResult], list[str]]:
     from tqdm import tqdm
 
     results: dict[str, FileResult] = {}
@@ -316,7 +332,11 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
         else:
             todo.append(task)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="task", desc="curate", file=sys.stderr, disable=None if progress else True)
-    if workers <= 1 or len(todo) <= 1:
+    if map_tasks is not None and todo:
+        for task, outcome in map_tasks(todo):
+            _collect(task, lambda o=outcome: _result_or_raise(o), results, failed)
+            bar.update(1)
+    elif workers <= 1 or len(todo) <= 1:
         for task in todo:
             _collect(task, lambda t=task: curate_file(t), results, failed)
             bar.update(1)
@@ -330,6 +350,12 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool) -> tuple[dic
                 bar.update(1)
     bar.close()
     return results, failed
+
+
+def _result_or_raise(outcome):
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def _collect(task: FileTask, get, results, failed) -> None:
@@ -388,6 +414,7 @@ class _OutputWriter:
             seen_docs.add(row["doc_id"])
             decision, reason = row["pre_dedup_decision"], row["pre_dedup_drop_reason"]
             assignment = assignments.get(row["doc_id"])
+            eligible, eligibility_reason = decide_eligibility(signals_from_row(row), row.get("licence_spdx"), self.config.policy)
             shard = None
             if decision == "kept" and assignment is not None and assignment.duplicate:
                 decision, reason = "dropped", f"{assignment.kind}_duplicate"
@@ -396,7 +423,10 @@ class _OutputWriter:
                 if self._shard_writer is None or self._shard_bytes >= self.config.shard_target_bytes:
                     self._next_shard()
                 shard = self._shard_name
-                self._shard_rows.append({name: row.get(name) for name in SHARD.names} | {"dedup_cluster": assignment.cluster_id if assignment else row["doc_id"], "run_id": self.run_id})
+                self._shard_rows.append(
+                    {name: row.get(name) for name in SHARD.names}
+                    | {"dedup_cluster": assignment.cluster_id if assignment else row["doc_id"], "run_id": self.run_id, "train_eligible": eligible}
+                )
                 self._shard_bytes += len(row["text"].encode("utf-8"))
                 if len(self._shard_rows) >= 256:
                     self._flush_shard_rows()
@@ -411,6 +441,8 @@ class _OutputWriter:
                 dedup_cluster_size=assignment.cluster_size if assignment else None,
                 shard=shard,
                 run_id=self.run_id,
+                train_eligible=eligible,
+                eligibility_reason=eligibility_reason,
             )
             prov_rows.append(prov)
         if prov_rows:

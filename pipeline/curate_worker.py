@@ -26,6 +26,8 @@ from filters import quality
 from filters.dedup import DedupConfig, dedup_signals
 from filters.extract import ExtractConfig, extract, extractor_version, publication_date, reset_dedup_state
 from filters.langid import identify
+from filters.licence import detect_licence
+from filters.optout import TdmRep, content_usage_reserves_training, read_optout
 from filters.pii import replace_pii
 from pipeline.config import CurateConfig
 from pipeline.schema import OPTOUT_HEADERS, WORK_DOCS, header_column
@@ -39,8 +41,11 @@ class FetchInfo:
     crawl_id: str | None
     depth: int | None
     robots_rule: str | None
-    ai_optout: bool | None
+    ai_optout: bool | None  # robots.txt disallows the URL for some AI-training agent
     ai_optout_agents: list[str] | None
+    robots_content_usage: str | None = None  # aipref Content-Usage of robots.txt for the URL
+    tdmrep_reservation: int | None = None  # the host's tdmrep.json rule for the URL
+    tdmrep_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,13 +158,51 @@ def _base_row(task: FileTask, doc) -> dict:
     )
     info = task.fetch_info.get(doc.warc_offset)
     if info is not None:
-        row.update(dataclasses.asdict(info))
+        row.update(
+            crawl_id=info.crawl_id,
+            depth=info.depth,
+            robots_rule=info.robots_rule,
+            robots_ai_optout_agents=info.ai_optout_agents or [],
+            robots_content_usage=info.robots_content_usage,
+            tdmrep_reservation=info.tdmrep_reservation,
+            tdmrep_policy=info.tdmrep_policy,
+        )
     return row
+
+
+def _add_consent(row: dict, tree, headers: dict[str, str] | None) -> None:
+    """Reservations (page + headers + crawl-time signals) into the row, for every document."""
+    tdmrep = TdmRep(row["tdmrep_reservation"], row["tdmrep_policy"]) if row.get("tdmrep_reservation") is not None else None
+    signals = read_optout(tree, headers, tdmrep, row.get("robots_ai_optout_agents"))
+    row.update(
+        tdm_reservation=signals.tdm_reservation,
+        tdm_policy=signals.tdm_policy,
+        tdm_source=signals.tdm_source,
+        noai=signals.noai,
+        content_usage=signals.content_usage,
+        ai_optout=signals.ai_optout or content_usage_reserves_training(row.get("robots_content_usage")) is True,
+        ai_optout_agents=signals.ai_optout_agents,
+    )
+
+
+def _add_licence(row: dict, tree) -> None:
+    """The page's licence, for documents that passed every filter before deduplication: only they
+    can reach a training set, and detection costs about half an extraction on long pages."""
+    licence = detect_licence(tree)
+    if licence is not None:
+        row.update(
+            licence_spdx=licence.spdx,
+            licence_evidence=licence.evidence,
+            licence_source=licence.source,
+            licence_location=licence.location,
+            licence_confidence=licence.confidence,
+        )
 
 
 def _skipped_row(item: Skipped, task: FileTask) -> dict:
     row = _base_row(task, item)
     row.update(pre_dedup_decision="dropped", pre_dedup_drop_reason=item.reason)
+    _add_consent(row, None, None)  # no page: crawl-time signals only
     return row
 
 
@@ -171,6 +214,8 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
 
     extraction = extract(doc.html, doc.url, extract_config)
     t = timer("extract", t)
+    _add_consent(row, extraction.tree, doc.response_headers)  # tree None (too large, timeout): headers only
+    t = timer("consent", t)
     row.update(title=extraction.title, pub_date=extraction.date, canonical_url=extraction.canonical_url, html_lang=extraction.html_lang)
     if extraction.error or not extraction.text:
         reason = (extraction.error or "no_text").split(":", 1)[0]
@@ -201,6 +246,8 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     t = timer("quality", t)
 
     if drop is None:
+        _add_licence(row, extraction.tree)
+        t = timer("consent", t)
         # FineWeb passes the C4-cleaned text on: it is what the shard holds.
         text = c4_cleaned
         if config.pii:

@@ -39,6 +39,16 @@ def header_column(header: str) -> str:
     return "header_" + header.replace("-", "_")
 
 
+# Fetch-log `reason` of the per-host files the crawler fetches for itself (not pages): robots.txt
+# and the TDMRep file, whose reason continues with what it held ('tdmrep.json: absent 404').
+HOST_FILE_REASONS = ("robots.txt", "tdmrep.json")
+
+
+def is_host_file_row(row: dict) -> bool:
+    reason = row.get("reason") or ""
+    return row.get("decision") == FetchDecision.FETCHED.value and reason.split(":", 1)[0] in HOST_FILE_REASONS
+
+
 FETCH_LOG = pa.schema(
     [
         pa.field("seq", pa.int64(), nullable=False),  # order of decisions within the crawl directory
@@ -65,6 +75,10 @@ FETCH_LOG = pa.schema(
         pa.field("crawl_delay", pa.float64()),  # the Crawl-delay that applied to our agent
         pa.field("ai_optout", pa.bool_()),
         pa.field("ai_optout_agents", pa.list_(pa.string())),
+        pa.field("robots_content_usage", pa.string()),  # aipref Content-Usage value that applies (longest path match)
+        pa.field("tdmrep_reservation", pa.int8()),  # from the host's /.well-known/tdmrep.json: 1, 0, or none matched
+        pa.field("tdmrep_policy", pa.string()),
+        pa.field("tdmrep_location", pa.string()),  # the location pattern that matched (first in file order)
         *[pa.field(header_column(h), pa.string()) for h in OPTOUT_HEADERS],
         pa.field("crawl_id", pa.string()),  # one per `ernte crawl` invocation (resumes get their own)
     ]
@@ -138,12 +152,28 @@ def _curation_schemas() -> dict[str, pa.Schema]:
         pa.field("pii_ips_replaced", pa.int32()),
         # Raw opt-out signals from the response headers (the consent issue interprets them).
         *[pa.field(header_column(h), pa.string()) for h in OPTOUT_HEADERS],
-        # Joined from an Ernte fetch log when the input is a crawl directory.
+        # Joined from an Ernte fetch log when the input is a crawl directory (raw crawl-time signals).
         pa.field("crawl_id", pa.string()),
         pa.field("depth", pa.int32()),
         pa.field("robots_rule", pa.string()),
-        pa.field("ai_optout", pa.bool_()),
-        pa.field("ai_optout_agents", pa.list_(pa.string())),
+        pa.field("robots_ai_optout_agents", pa.list_(pa.string())),  # AI-training agents robots.txt disallows for the URL
+        pa.field("robots_content_usage", pa.string()),  # aipref Content-Usage line of robots.txt that applies
+        pa.field("tdmrep_reservation", pa.int8()),  # the host's tdmrep.json rule for the URL
+        pa.field("tdmrep_policy", pa.string()),
+        # Reservations as interpreted by filters.optout (TDMRep: meta over header over tdmrep.json).
+        pa.field("tdm_reservation", pa.int8()),  # 1 reserved, 0 not, null not stated
+        pa.field("tdm_policy", pa.string()),
+        pa.field("tdm_source", pa.string()),  # meta | header | tdmrep.json
+        pa.field("noai", pa.bool_()),  # noai in robots meta or X-Robots-Tag, for any agent
+        pa.field("content_usage", pa.string()),  # Content-Usage response header, raw
+        pa.field("ai_optout", pa.bool_()),  # any machine-readable reservation of AI training (incl. robots.txt)
+        pa.field("ai_optout_agents", pa.list_(pa.string())),  # agents named by robots.txt or an agent-specific noai
+        # The licence the page states for itself (filters.licence).
+        pa.field("licence_spdx", pa.string()),
+        pa.field("licence_evidence", pa.string()),  # matched markup or sentence, <= 500 characters
+        pa.field("licence_source", pa.string()),  # link_rel | a_rel | ccrel | meta | json_ld | footer_link | text
+        pa.field("licence_location", pa.string()),  # head | footer | body
+        pa.field("licence_confidence", pa.string()),  # high | medium | low
     ]
 
     WORK_DOCS = pa.schema(
@@ -166,6 +196,8 @@ def _curation_schemas() -> dict[str, pa.Schema]:
             pa.field("dedup_cluster_size", pa.int32()),
             pa.field("shard", pa.string()),  # file name in DIR/shards/ for kept documents
             pa.field("run_id", pa.string()),
+            pa.field("train_eligible", pa.bool_()),  # filters.policy with the run's curate.policy
+            pa.field("eligibility_reason", pa.string()),  # eligible, or the first rule that made it ineligible
         ]
     )
 
@@ -182,6 +214,8 @@ def _curation_schemas() -> dict[str, pa.Schema]:
             pa.field("canonical_url", pa.string()),
             pa.field("dedup_cluster", pa.string()),
             pa.field("run_id", pa.string()),
+            pa.field("licence_spdx", pa.string()),
+            pa.field("train_eligible", pa.bool_()),  # tokenize leaves ineligible documents out
         ]
     )
 

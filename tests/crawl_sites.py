@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
+TDMREP_PATH = "/.well-known/tdmrep.json"
 ERNTE_CMD = [sys.executable, "-m", "pipeline.cli"]
 
 
@@ -155,12 +156,13 @@ class TestSite:
         with self._lock:
             return list(self._hits)
 
-    def paths(self) -> list[str]:
-        return [h.path for h in self.hits]
+    def paths(self, tdmrep: bool = False) -> list[str]:
+        """Paths requested, in order; the crawler's /.well-known/tdmrep.json probe only when asked."""
+        return [h.path for h in self.hits if tdmrep or h.path != TDMREP_PATH]
 
     def page_hits(self) -> list[Hit]:
-        """Requests other than robots.txt."""
-        return [h for h in self.hits if h.path != "/robots.txt"]
+        """Requests other than robots.txt and tdmrep.json."""
+        return [h for h in self.hits if h.path not in ("/robots.txt", TDMREP_PATH)]
 
     def count(self, path: str) -> int:
         return sum(1 for h in self.hits if h.path == path)
@@ -328,8 +330,8 @@ def one_row(rows: list[dict], url: str) -> dict:
 
 
 def page_rows(rows: list[dict]) -> list[dict]:
-    """Rows other than robots.txt fetches."""
-    return [r for r in rows if r["reason"] != "robots.txt"]
+    """Rows other than robots.txt and tdmrep.json fetches."""
+    return [r for r in rows if not (r["reason"] or "").startswith(("robots.txt", "tdmrep.json"))]
 
 
 def journal_rows(out: Path) -> list[dict]:

@@ -219,6 +219,7 @@ DUCKDB_TYPES = {
     pa.int64(): "BIGINT",
     pa.int32(): "INTEGER",
     pa.int16(): "SMALLINT",
+    pa.int8(): "TINYINT",
     pa.string(): "VARCHAR",
     pa.float64(): "DOUBLE",
     pa.bool_(): "BOOLEAN",

@@ -737,14 +737,21 @@ def test_crawl_directory_input_joins_the_fetch_log(crawled, tmp_path):
     assert {base + p for p in ("/docs/a.html", "/copy/a.html", "/ai/d.html", "/tdm/e.html")} <= set(rows)
     for url, row in rows.items():
         fetch = html_fetches[url]
-        for column in ("warc_file", "warc_offset", "warc_record_id", "payload_digest", "crawl_id", "depth", "robots_rule", "ai_optout", "ai_optout_agents"):
+        for column in ("warc_file", "warc_offset", "warc_record_id", "payload_digest", "crawl_id", "depth", "robots_rule"):
             assert row[column] == fetch[column], (url, column, row[column], fetch[column])
+        # robots.txt's AI opt-out is kept raw and counts as one of the reservations (consent issue).
+        assert row["robots_ai_optout_agents"] == (fetch["ai_optout_agents"] or []), url
+        assert set(fetch["ai_optout_agents"] or []) <= set(row["ai_optout_agents"]) and row["ai_optout"] >= bool(fetch["ai_optout"]), url
         assert row["warc_record_type"] == fetch["warc_record_type"]
         assert row["crawl_id"] and row["depth"] is not None
     assert rows[base + "/ai/d.html"]["ai_optout"] is True and "GPTBot" in rows[base + "/ai/d.html"]["ai_optout_agents"]
     assert rows[base + "/docs/b.html"]["ai_optout"] is False
     assert rows[base + "/tdm/e.html"]["header_tdm_reservation"] == "1"
     assert rows[base + "/docs/b.html"]["header_tdm_reservation"] is None
+    tdm, ai, plain = rows[base + "/tdm/e.html"], rows[base + "/ai/d.html"], rows[base + "/docs/b.html"]
+    assert (tdm["tdm_reservation"], tdm["tdm_source"], tdm["ai_optout"], tdm["train_eligible"], tdm["eligibility_reason"]) == (1, "header", True, False, "tdm_reservation")
+    assert (ai["train_eligible"], ai["eligibility_reason"]) == (False, "robots_ai_optout")
+    assert (plain["ai_optout"], plain["train_eligible"], plain["eligibility_reason"]) == (False, True, "eligible")
     assert rows[base + "/"]["depth"] == 0 and rows[base + "/docs/b.html"]["depth"] == 1
 
     # The byte-identical copy: a response and a revisit record in another WARC file; the revisit is
@@ -778,3 +785,68 @@ def test_language_drops_skip_quality_signals_unless_asked(tmp_path):
         assert all(r["lang"] == "en" for r in rows.values())
         words = [r["gopher_q_word_count"] for r in rows.values()]
         assert all(w is not None and w > 100 for w in words) if audit else all(w is None for w in words), words
+
+
+def test_reservations_and_licences_decide_train_eligibility(tmp_path):
+    """One WARC: a page reserved by a tdm-reservation header, one by meta noai, one under CC BY-SA
+    in its footer, one plain: provenance says why, shards carry licence_spdx and train_eligible."""
+    pages = english_pages()[:5]
+    urls = [f"https://consent.example.org/p{i}.html" for i in range(5)]
+    html = [page_html(p, u).decode("utf-8") for p, u in zip(pages, urls)]
+    cc_footer = '<footer><p>This work is licensed under a <a rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/">Creative Commons Attribution-ShareAlike 4.0 International License</a>.</p></footer>'
+    nc_footer = cc_footer.replace("by-sa/4.0", "by-nc/4.0").replace("ShareAlike", "NonCommercial")
+    html[1] = html[1].replace("<head>", '<head>\n<meta name="robots" content="noai, noimageai">')
+    html[2] = re.sub(r"<footer>.*</footer>", cc_footer, html[2])
+    html[4] = re.sub(r"<footer>.*</footer>", nc_footer, html[4])
+    captures = [
+        Capture(urls[0], html[0].encode(), headers=(("tdm-reservation", "1"), ("tdm-policy", "https://consent.example.org/policy.json"))),
+        Capture(urls[1], html[1].encode()),
+        Capture(urls[2], html[2].encode(), headers=(("Content-Usage", "train-ai=y, search=y"),)),
+        Capture(urls[3], html[3].encode()),
+        Capture(urls[4], html[4].encode()),
+    ]
+    warc = write_warc(tmp_path / "consent.warc.gz", captures)
+    config = tmp_path / "ernte.yaml"
+    config.write_text("curate:\n  policy:\n    exclude_licences: ['*-NC-*']\n", encoding="utf-8")
+    out = tmp_path / "curated"
+    run = curate(warc, "--out", out, "--workers", 1, "--config", config)
+    assert run.returncode == 0, run.stderr[-3000:]
+    c = Curated.read(out)
+    rows = c.by_url()
+    expected = {
+        urls[0]: (1, "header", False, None, False, "tdm_reservation"),
+        urls[1]: (None, None, True, None, False, "noai"),
+        urls[2]: (None, None, False, "CC-BY-SA-4.0", True, "eligible"),
+        urls[3]: (None, None, False, None, True, "eligible"),
+        urls[4]: (None, None, False, "CC-BY-NC-4.0", False, "licence_excluded"),
+    }
+    got = {u: (r["tdm_reservation"], r["tdm_source"], r["noai"], r["licence_spdx"], r["train_eligible"], r["eligibility_reason"]) for u, r in rows.items()}
+    assert got == expected
+    assert rows[urls[0]]["tdm_policy"] == "https://consent.example.org/policy.json" and rows[urls[0]]["ai_optout"] is True
+    assert rows[urls[2]]["content_usage"] == "train-ai=y, search=y" and rows[urls[2]]["ai_optout"] is False
+    assert (rows[urls[2]]["licence_source"], rows[urls[2]]["licence_location"], rows[urls[2]]["licence_confidence"]) == ("a_rel", "footer", "high")
+    assert "creativecommons.org/licenses/by-sa/4.0/" in rows[urls[2]]["licence_evidence"]
+    assert all(r["decision"] == "kept" for r in rows.values())  # eligibility is recorded, not a drop
+    shard = {r["url"]: (r["licence_spdx"], r["train_eligible"]) for r in c.shard_rows()}
+    assert shard == {u: (e[3], e[4]) for u, e in expected.items()}
+
+
+def test_policy_apply_redecides_eligibility_without_curating_again(tmp_path):
+    pages = english_pages()[:2]
+    urls = [f"https://policy.example.org/p{i}.html" for i in range(2)]
+    footer = '<footer><p>This work is licensed under a <a rel="license" href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC 4.0</a>.</p></footer>'
+    html = [page_html(p, u).decode("utf-8") for p, u in zip(pages, urls)]
+    html[0] = re.sub(r"<footer>.*</footer>", footer, html[0])
+    warc = write_warc(tmp_path / "policy.warc.gz", [Capture(u, h.encode()) for u, h in zip(urls, html)])
+    out = tmp_path / "curated"
+    assert curate(warc, "--out", out, "--workers", 1).returncode == 0
+    assert {r["url"]: r["train_eligible"] for r in Curated.read(out).shard_rows()} == {urls[0]: True, urls[1]: True}
+    config = tmp_path / "strict.yaml"
+    config.write_text("curate:\n  policy:\n    exclude_licences: ['*-NC-*']\n", encoding="utf-8")
+    run = run_ernte("policy", "apply", str(out), "--config", str(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "decisions_changed" in run.stdout
+    c = Curated.read(out)
+    assert {r["url"]: r["train_eligible"] for r in c.shard_rows()} == {urls[0]: False, urls[1]: True}
+    assert c.by_url()[urls[0]]["eligibility_reason"] == "licence_excluded"
+    assert c.manifest["policy_applications"][-1]["counts"]["kept_ineligible_licence_excluded"] == 1

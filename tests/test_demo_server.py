@@ -117,7 +117,7 @@ def test_robots_txt_groups(server):
     assert re.search(r"(?im)^Disallow:\s*/print/\s*$", star)
     ai = next(g for g in groups if re.search(r"(?im)^User-agent:\s*GPTBot\s*$", g))
     assert re.search(r"(?im)^User-agent:\s*CCBot\s*$", ai)
-    assert re.search(r"(?im)^Disallow:\s*/\s*$", ai)
+    assert re.search(r"(?im)^Disallow:\s*/faq/\s*$", ai)
 
     rp = urllib.robotparser.RobotFileParser()
     rp.parse(text.splitlines())
@@ -128,6 +128,7 @@ def test_robots_txt_groups(server):
     assert rp.crawl_delay("ErnteBot/0.1") == 1
     for bot in ("GPTBot", "CCBot"):
         assert not rp.can_fetch(bot, base + "/faq/en/index.en.html")
+        assert rp.can_fetch(bot, base + "/maint-guide/en/index.en.html")
 
 
 def test_disallowed_areas_exist_and_are_linked(server):

@@ -392,12 +392,25 @@ def test_timeout_restores_a_running_timer_and_its_handler():
             signal.setitimer(signal.ITIMER_REAL, *previous_timer)
 
 
-def test_no_time_limit_outside_the_main_thread():
+def test_time_limit_in_a_worker_thread_too():
+    """Dask and Prefect run tasks in threads: the limit holds there, and a page that finishes in
+    time is untouched (no stray exception later)."""
     results = []
-    thread = threading.Thread(target=lambda: results.append(extract(_table_page(300), config=ExtractConfig(timeout_s=0.001))))
+
+    def work():
+        results.append(extract(_table_page(3000), config=ExtractConfig(timeout_s=0.01)))
+        results.append(extract(_table_page(300), config=ExtractConfig(timeout_s=30)))
+        time.sleep(0.05)  # a withdrawn timeout must not fire here
+        results.append("survived")
+
+    thread = threading.Thread(target=work)
+    started = time.monotonic()
     thread.start()
     thread.join(60)
-    assert results and results[0].error is None and "row 299 cell 7" in results[0].text
+    assert results[0].error == "extract_timeout"
+    assert results[1].error is None and "row 299 cell 7" in results[1].text
+    assert results[2] == "survived"
+    assert time.monotonic() - started < 20
 
 
 def test_deferred_publication_date_equals_the_eager_one():

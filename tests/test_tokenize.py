@@ -78,7 +78,8 @@ def write_curated(directory: Path, texts: list[str], doc_ids: list[str] | None =
     """A curated directory as `ernte curate` leaves it: shards/*.parquet (SHARD schema) + manifest.json."""
     (directory / "shards").mkdir(parents=True)
     doc_ids = doc_ids or [f"doc-{i:05d}" for i in range(len(texts))]
-    schema = SHARD if eligible is None else SHARD.append(pa.field("train_eligible", pa.bool_()))
+    # SHARD has train_eligible (consent issue); eligible=None writes shards as older curate runs did, without it.
+    schema = SHARD.remove(SHARD.get_field_index("train_eligible")) if eligible is None else SHARD
     rows = [{"doc_id": d, "text": t, "url": f"https://example.org/{d}", "host": "example.org", "lang": "en", "run_id": "run-0001"} for d, t in zip(doc_ids, texts)]
     if eligible is not None:
         for row, flag in zip(rows, eligible):

@@ -13,7 +13,22 @@ def _v(value, fmt: str = "") -> str:
     return format(value, fmt) if fmt else str(value)
 
 
-def render_model_card(config: dict, metrics: list[dict], name: str) -> str:
+def _evaluation_lines(evaluation: dict | None) -> list[str]:
+    """The held-out sets of `ernte evaluate` (MODELDIR/eval.json), as a table."""
+    if not evaluation or not evaluation.get("sets"):
+        return ["No held-out evaluation beyond the validation split yet (`ernte evaluate MODELDIR` adds raw-text and reference-set results)."]
+    lines = [
+        f"Held-out sets scored by `ernte evaluate` ({_v(evaluation.get('evaluated_at'))}; windows of {_v(evaluation.get('window'))} tokens, at most {_v(evaluation.get('max_tokens'), ',')} tokens per set; `eval.json`):",
+        "",
+        "| set | kind | documents | tokens | bytes | loss (nats/token) | bits per byte |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in evaluation["sets"]:
+        lines.append(f"| {r['name']} | {r['kind']} | {_v(r.get('documents'))} | {r['tokens']:,} | {r['bytes']:,} | {r['loss']:.4f} | {_v(r.get('bpb'), '.4f')} |")
+    return lines
+
+
+def render_model_card(config: dict, metrics: list[dict], name: str, evaluation: dict | None = None) -> str:
     train, data, software = config.get("train", {}), config.get("data", {}), config.get("software", {})
     runs = config.get("runs", [])
     last = metrics[-1] if metrics else {}
@@ -87,6 +102,8 @@ def render_model_card(config: dict, metrics: list[dict], name: str) -> str:
         "",
         "Every logged step is in `metrics.jsonl`; the curve is in `loss_curve.png`. No disaggregated (per-language, per-site) results yet.",
         "",
+        *_evaluation_lines(evaluation),
+        "",
         "## Ethical considerations",
         "",
         "- Web text contains personal data. Curation replaces e-mail and IP addresses, but names and other personal details can remain, and a model can reproduce training text verbatim (memorization grows with repetition; deduplication reduces it).",
@@ -106,6 +123,12 @@ def render_model_card(config: dict, metrics: list[dict], name: str) -> str:
 def write_model_card(modeldir: Path, config: dict, metrics: list[dict]) -> Path:
     path = Path(modeldir) / "model_card.md"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_model_card(config, metrics, Path(modeldir).name), encoding="utf-8")
+    evaluation = None
+    eval_path = Path(modeldir) / "eval.json"
+    if eval_path.is_file():
+        import json
+
+        evaluation = json.loads(eval_path.read_text(encoding="utf-8"))
+    tmp.write_text(render_model_card(config, metrics, Path(modeldir).name, evaluation), encoding="utf-8")
     tmp.replace(path)
     return path

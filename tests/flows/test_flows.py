@@ -1,0 +1,118 @@
+"""Real Prefect flow runs (a local test server), a real Dask LocalCluster, real crawls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from curate_inputs import Capture, english_pages, page_html, write_warc
+
+from pipeline.config import CurateConfig
+from pipeline.curate import run_curate
+
+
+def _rows(out: Path, sub: str) -> list[dict]:
+    rows = [r for p in sorted((out / sub).glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    return sorted(rows, key=lambda r: r["doc_id"])
+
+
+@pytest.fixture(scope="module")
+def warc_files(tmp_path_factory) -> list[Path]:
+    pages = english_pages()
+    root = tmp_path_factory.mktemp("flow-warcs")
+    files = []
+    for k in range(3):
+        caps = [Capture(f"https://flows.example.org/{k}/{i}.html", page_html(pages[k * 4 + i], f"https://flows.example.org/{k}/{i}.html"), date=f"2024-05-0{k + 1}T10:0{i}:00Z") for i in range(4)]
+        if k == 2:  # the same page again, fetched later: an exact duplicate across files
+            caps.append(Capture("https://mirror.example.net/0/0.html", page_html(pages[0], "https://flows.example.org/0/0.html"), date="2024-06-01T00:00:00Z"))
+        files.append(write_warc(root / f"flow-{k}.warc.gz", caps))
+    return files
+
+
+def test_curate_flow_on_dask_equals_the_process_pool(prefect_server, warc_files, tmp_path):
+    from pipeline.flows import curate_flow_with
+
+    local, on_dask = tmp_path / "local", tmp_path / "dask"
+    run_curate(warc_files, local, CurateConfig(workers=2), progress=False)
+    result = curate_flow_with("dask", dask_workers=2)([str(p) for p in warc_files], str(on_dask), {"workers": 2})
+    assert result["run_id"] == "run-0001" and result["documents"] == 13
+    for sub in ("provenance", "shards"):
+        assert _rows(on_dask, sub) == _rows(local, sub), sub
+    prov = _rows(on_dask, "provenance")
+    assert sum(r["drop_reason"] == "exact_duplicate" for r in prov) == 1
+    # A rerun finds every input curated: nothing new, nothing written twice.
+    again = curate_flow_with("process", workers=2)([str(p) for p in warc_files], str(on_dask), {"workers": 2})
+    assert again["run_id"] is None and len(again["skipped_inputs"]) == 3
+    assert _rows(on_dask, "provenance") == prov
+
+
+def test_end_to_end_flow_crawls_curates_tokenizes_trains_and_skips_what_is_done(prefect_server, tmp_path):
+    from pipeline.config import ErnteConfig
+    from pipeline.demo_server import DemoServer
+    from pipeline.flows import ernte_flow
+
+    data = tmp_path / "data"
+    with DemoServer() as server:
+        config = {
+            "run": {"data_dir": str(data), "seeds": [server.base_url + "/"]},
+            "crawl": {"allow_private": True, "max_pages": 40, "delay_s": 0, "politeness": False},
+            "curate": {"workers": 2},  # the demo site opts out of AI training for part of it: the rest trains
+            "tokenize": {"vocab_size": 512, "val_fraction": 0.2, "workers": 1},
+            "train": {"preset": "tiny", "max_steps": 4, "eval_interval": 4, "checkpoint_interval": 4, "batch_size": 2},
+        }
+        ErnteConfig.model_validate(config)
+        first = ernte_flow(config)
+    assert first["dataset_version"] == "run-0001"
+    assert len(list((data / "crawls").glob("crawl-*/warc/*.warc.gz"))) >= 1
+    curated = json.loads((data / "curated" / "manifest.json").read_text())
+    assert curated["runs"][0]["funnel"]["kept"] > 0
+    assert (data / "tokens" / "run-0001" / "manifest.json").exists()
+    card = (data / "models" / "run-0001" / "model_card.md").read_text()
+    assert "run-0001" in card
+    # No seeds now: nothing to crawl, no new WARC file, the same dataset version: nothing redone.
+    config["run"]["seeds"] = []
+    model_mtime = (data / "models" / "run-0001" / "model_card.md").stat().st_mtime_ns
+    second = ernte_flow(config)
+    assert second["dataset_version"] == "run-0001" and second["curate"]["run_id"] is None
+    assert "tokenize" not in second and "train" not in second
+    assert (data / "models" / "run-0001" / "model_card.md").stat().st_mtime_ns == model_mtime
+
+
+def test_prefect_yaml_deploys_and_a_deployment_runs_on_a_process_worker(prefect_server, warc_files, tmp_path):
+    """prefect.yaml as shipped: deployed to the test server, one deployment run by a real
+    process worker, curating WARC files placed where the configuration says."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    root = Path(__file__).resolve().parents[2]
+    data = tmp_path / "data"
+    crawl = data / "crawls" / "crawl-20240101T000000" / "warc"
+    crawl.mkdir(parents=True)
+    for path in warc_files:
+        shutil.copy(path, crawl / path.name)
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"run:\n  data_dir: {data}\ncurate:\n  workers: 1\n")
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), ERNTE_CONFIG=str(config), PWD=str(root))
+    prefect = [sys.executable, "-m", "prefect"]
+
+    def run(*args, timeout=240):
+        done = subprocess.run([*prefect, *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+        return done.stdout
+
+    run("work-pool", "create", "ernte", "--type", "process", "--overwrite")
+    deployed = run("--no-prompt", "deploy", "--all")
+    assert "nightly-crawl-curate" in deployed and "weekly-tokenize-train" in deployed
+    run("deployment", "run", "ernte-scheduled/nightly-crawl-curate", "--param", 'stages=["curate"]')
+    env["PREFECT_LOGGING_LEVEL"] = "DEBUG"
+    worker = subprocess.run([*prefect, "worker", "start", "--pool", "ernte", "--run-once"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    Path("/tmp/fl/worker.log").write_text(worker.stdout + worker.stderr)
+    manifest = json.loads((data / "curated" / "manifest.json").read_text())
+    assert manifest["runs"][0]["funnel"]["kept"] >= 10
+    assert len(manifest["runs"][0]["inputs"]) == 3
