@@ -349,7 +349,7 @@ def inspect(directory: Path, sql: str | None, fmt: str, crawl_dirs: tuple[Path, 
     Views: `fetches` (fetch logs of the crawl directories the curated runs read, and --crawl),
     `provenance` (one row per document), `shards` (kept documents of the current version).
     """
-    from pipeline.inspect import InspectError, connect, format_rows, open_target, query, summaries
+    from pipeline.inspection import InspectError, connect, format_rows, open_target, query, summaries
 
     try:
         target = open_target(directory, crawl_dirs)
