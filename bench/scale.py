@@ -1,0 +1,128 @@
+"""Curation on the process pool vs on Dask through Prefect, at 1x, 2x and 4x the input.
+
+    .venv/bin/python bench/scale.py [--input WARC...] [--factors 1,2,4] [--workers 2] [--repeat 1]
+
+The same WARC files are curated by `run_curate` on its process pool (what `ernte curate` runs)
+and by the Prefect flow `pipeline.flows.curate_flow` with prefect-dask's DaskTaskRunner on a
+LocalCluster of `--workers` processes, each into a fresh directory. Larger inputs are the same
+files copied k times under other names (the same documents again: the same work per copy, and
+deduplication drops the copies). A Prefect test server is started once first and not timed; the
+Dask cluster start is timed, as a user pays it on every flow run. Default input: a crawl of the
+demo site, as bench/curate.py makes it. Target (issue 6): Dask through Prefect within 10 % of
+the process pool; cost linear in input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def _bench_curate():
+    spec = importlib.util.spec_from_file_location("bench_curate", HERE / "curate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def replicate(files: list[Path], factor: int, into: Path) -> list[Path]:
+    into.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for k in range(factor):
+        for path in files:
+            target = into / f"copy{k}-{path.name}"
+            shutil.copyfile(path, target)
+            copies.append(target)
+    return copies
+
+
+def time_process_pool(files: list[Path], out: Path, workers: int) -> tuple[float, int]:
+    from pipeline.config import CurateConfig
+    from pipeline.curate import run_curate
+
+    started = time.perf_counter()
+    summary = run_curate(files, out, CurateConfig(workers=workers), progress=False)
+    return time.perf_counter() - started, summary.documents
+
+
+def time_dask_flow(files: list[Path], out: Path, workers: int) -> tuple[float, int]:
+    from pipeline.flows import curate_flow_with
+
+    started = time.perf_counter()
+    result = curate_flow_with("dask", dask_workers=workers)([str(p) for p in files], str(out), {"workers": workers})
+    return time.perf_counter() - started, result["documents"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", nargs="+", type=Path, help="WARC files (default: a fresh crawl of the demo site)")
+    parser.add_argument("--factors", default="1,2,4", help="input multiples (default: 1,2,4)")
+    parser.add_argument("--workers", type=int, default=2, help="processes on both sides (default: 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per side and size; median reported")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    try:
+        factors = [int(f) for f in args.factors.split(",")]
+    except ValueError:
+        parser.error("--factors: comma-separated integers")
+    if args.workers < 1 or args.repeat < 1 or any(f < 1 for f in factors):
+        parser.error("--workers, --repeat and every factor must be >= 1")
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    work = Path(tempfile.mkdtemp(prefix="ernte-scale-"))
+    os.environ.setdefault("PREFECT_HOME", str(work / "prefect-home"))
+    try:
+        files = args.input or _bench_curate().demo_crawl(work, 300_000)
+        files = [Path(f) for f in files]
+        if not files:
+            print("no input WARC files", file=sys.stderr)
+            return 2
+        from prefect.testing.utilities import prefect_test_harness
+
+        results = []
+        with prefect_test_harness(server_startup_timeout=120):
+            for factor in factors:
+                inputs = replicate(files, factor, work / f"x{factor}")
+                row = {"factor": factor, "files": len(inputs), "bytes": sum(p.stat().st_size for p in inputs)}
+                for side, fn in (("process_pool", time_process_pool), ("dask_prefect", time_dask_flow)):
+                    times = []
+                    for r in range(args.repeat):
+                        out = work / f"out-{side}-{factor}-{r}"
+                        seconds, documents = fn(inputs, out, args.workers)
+                        times.append(seconds)
+                        shutil.rmtree(out, ignore_errors=True)
+                    row[side] = {"seconds": statistics.median(times), "documents": documents, "docs_per_s": documents / statistics.median(times)}
+                    print(f"x{factor} {side:13s} {statistics.median(times):7.2f} s  {documents} docs  {documents / statistics.median(times):6.1f} docs/s", flush=True)
+                row["dask_over_pool"] = row["dask_prefect"]["seconds"] / row["process_pool"]["seconds"]
+                results.append(row)
+        print()
+        print(f"| input | files | process pool s | docs/s | Dask via Prefect s | docs/s | Dask / pool time |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for row in results:
+            p, d = row["process_pool"], row["dask_prefect"]
+            print(f"| {row['factor']}x | {row['files']} | {p['seconds']:.2f} | {p['docs_per_s']:.1f} | {d['seconds']:.2f} | {d['docs_per_s']:.1f} | {row['dask_over_pool']:.2f} |")
+        base = results[0]
+        for row in results[1:]:
+            k = row["factor"] / base["factor"]
+            print(f"{row['factor']}x vs {base['factor']}x: process pool {row['process_pool']['seconds'] / base['process_pool']['seconds']:.2f}x the time, "
+                  f"Dask {row['dask_prefect']['seconds'] / base['dask_prefect']['seconds']:.2f}x (linear: {k:.0f}x)")
+        if args.json:
+            args.json.write_text(json.dumps({"workers": args.workers, "results": results}, indent=2))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
