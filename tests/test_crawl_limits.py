@@ -186,7 +186,11 @@ def test_gzip_bomb_is_too_large_and_memory_stays_bounded(mixed_crawl, bomb):
         assert one_row(rows, site.url(path))["decision"] == "fetched"
     # Peak memory of the crawl's process tree (ru_maxrss is KiB on Linux).
     assert 0 < tree_rss < MAX_RSS_KIB, f"crawl process tree peaked at {tree_rss / 1024:.0f} MiB"
-    assert after < MAX_RSS_KIB, f"children max RSS {before} -> {after} KiB"
+    # RUSAGE_CHILDREN's peak also counts the pages a child inherits when forked from this process,
+    # so it says something about the crawl only while pytest itself is smaller than the limit (it is
+    # not after the Prefect flow tests); the polled tree peak above is checked either way.
+    if before < MAX_RSS_KIB:
+        assert after < MAX_RSS_KIB, f"children max RSS {before} -> {after} KiB"
 
 
 def test_non_html_is_skipped_by_content_type(mixed_crawl):

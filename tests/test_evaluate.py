@@ -146,7 +146,7 @@ def small_model(tmp_path_factory):
 
 
 def test_evaluate_cli_writes_eval_json_and_card(small_model):
-    out, tokdir, root = small_model
+    out, _, root = small_model
     result = CliRunner().invoke(main, ["evaluate", str(out), "--text-dir", f"mine={root / 'texts'}", "--max-tokens", "500", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     record = json.loads((out / EVAL_FILE).read_text())
@@ -161,7 +161,7 @@ def test_evaluate_cli_writes_eval_json_and_card(small_model):
 
 
 def test_evaluate_cli_exit_codes(small_model, tmp_path):
-    out, tokdir, root = small_model
+    out, tokdir, _ = small_model
     runner = CliRunner()
     no_model = runner.invoke(main, ["evaluate", str(tmp_path)])
     assert no_model.exit_code == 2 and "no model" in no_model.stderr
