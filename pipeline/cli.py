@@ -400,60 +400,61 @@ def serve_demo(port: int, request_log: Path | None):
         sys.exit(EXIT_FAILURE)
 
 
+DEMO_OWNED = ("crawl", "crawls", "curated", "tokens", "models")  # what `ernte demo` may clear in --out
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("ernte-demo"), show_default=True, help="Where the demo writes its outputs.")
-@click.option("--max-pages", type=int, default=200, show_default=True)
-def demo(out: Path, max_pages: int):
-    """Serve the demo site, crawl it politely and print where the WARC files and fetch log are."""
+@click.option("--max-pages", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--train-steps", type=click.IntRange(min=1), default=200, show_default=True, help="Optimizer steps of the tiny model.")
+def demo(out: Path, max_pages: int, train_steps: int):
+    """Serve the bundled demo site and run the whole path on it as one Prefect flow: crawl
+    (robots.txt, Crawl-delay and all), curate, tokenize, train the tiny preset; then sample from
+    the model and print where everything is. Takes a few minutes on 2 cores, offline."""
+    import os
     import shutil
 
-    from crawlers.crawl_process import run_crawl
-    from pipeline.config import CrawlConfig
     from pipeline.demo_server import DemoServer
 
-    crawl_dir = out / "crawl"
-    # The demo server gets a new port each time, so an earlier demo crawl cannot be resumed.
-    if crawl_dir.exists():
-        shutil.rmtree(crawl_dir)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    out = out.resolve()
+    # The demo server gets a new port each time, so an earlier demo's data cannot be continued:
+    # clear what an earlier demo wrote (only those folders).
+    for name in DEMO_OWNED:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    from pipeline.flows import ernte_flow
+
     with DemoServer() as server:
-        click.echo(f"demo site: {server.base_url}/", err=True)
-        # Loopback is private: the demo has to allow it. Delay kept small so the demo is quick;
-        # the site's own Crawl-delay (1 s) still applies.
-        config = CrawlConfig(allow_private=True, max_pages=max_pages, delay_s=0.0)
-        summary = run_crawl([server.base_url + "/"], crawl_dir, config, resume=False)
-    for line in summary.lines():
-        click.echo(line)
+        click.echo(f"demo site: {server.base_url}/ (a Prefect server starts next; 10-25 s)", err=True)
+        # Loopback is private: the demo has to allow it. The site's own Crawl-delay (1 s) applies.
+        config = {
+            "run": {"data_dir": str(out), "seeds": [server.base_url + "/"]},
+            "crawl": {"allow_private": True, "max_pages": max_pages, "delay_s": 0.0},
+            "tokenize": {"vocab_size": 4096, "val_fraction": 0.1},
+            "train": {"preset": "tiny", "max_steps": train_steps, "eval_interval": max(1, train_steps // 4), "checkpoint_interval": train_steps, "warmup_steps": min(20, train_steps // 10)},
+        }
+        try:
+            result = ernte_flow(config)
+        except Exception as exc:  # the flow run is recorded as failed; say why here too
+            click.echo(f"ernte: error: the demo flow failed: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(EXIT_FAILURE)
+    version = result.get("dataset_version")
+    model = out / "models" / str(version)
+    from training.sample import sample_text
+
+    samples = sample_text(model, "The Debian package", max_new_tokens=40, temperature=0.8, top_k=50, seed=1)
     bin_dir = Path(sys.executable).parent
+    click.echo(f"crawls:     {out / 'crawls'}")
+    click.echo(f"shards:     {out / 'curated' / 'shards'}")
+    click.echo(f"provenance: {out / 'curated' / 'provenance'}")
+    click.echo(f"tokens:     {out / 'tokens' / str(version)}")
+    click.echo(f"model card: {model / 'model_card.md'}")
+    click.echo(f"sample:     {samples.texts[0]!r}")
     click.echo("try:")
-    click.echo(f"  {bin_dir / 'python'} -c \"import duckdb; print(duckdb.sql(\\\"SELECT decision, count(*) FROM '{crawl_dir}/fetches/*.parquet' GROUP BY 1\\\"))\"")
-    click.echo(f"  {bin_dir / 'warcio'} index {crawl_dir}/warc/*.warc.gz | head")
-    if summary.exit_code != 0 or summary.pages_fetched == 0:
-        sys.exit(EXIT_FAILURE)
-
-
-@main.group()
-def policy() -> None:
-    """Training eligibility of curated documents (the `curate.policy` config section)."""
-
-
-@policy.command("apply")
-@click.argument("curated", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'curate.policy').")
-def policy_apply(curated, config_path):
-    """Decide train_eligible again for every document in CURATED from its stored signals (no
-    crawling, no extraction); provenance and shards are rewritten, the manifest records it."""
-    from pipeline.policy_apply import apply_policy
-
-    try:
-        settings = load_config(config_path).curate.policy
-    except ConfigError as exc:
-        _fail_usage(str(exc))
-    try:
-        counts = apply_policy(curated, settings)
-    except FileNotFoundError as exc:
-        _fail_usage(str(exc))
-    for key, value in counts.items():
-        click.echo(f"{key:40s} {value}")
+    click.echo(f"  {bin_dir / 'ernte'} inspect {out / 'curated'}")
+    click.echo(f"  {bin_dir / 'ernte'} inspect {out / 'curated'} --sql \"SELECT eligibility_reason, count(*) FROM provenance GROUP BY 1\"")
+    click.echo(f"  {bin_dir / 'ernte'} sample {model} --prompt 'Debian'")
 
 
 @main.command("run")

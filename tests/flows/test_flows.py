@@ -115,3 +115,24 @@ def test_prefect_yaml_deploys_and_a_deployment_runs_on_a_process_worker(prefect_
     manifest = json.loads((data / "curated" / "manifest.json").read_text())
     assert manifest["runs"][0]["funnel"]["kept"] >= 10
     assert len(manifest["runs"][0]["inputs"]) == 3
+
+
+def test_ernte_demo_runs_the_whole_path_as_one_flow(tmp_path):
+    """`ernte demo`, as the README's first command runs it (smaller): its own embedded Prefect
+    server, the demo site, crawl to model, a sample and where everything is."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo"
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "demo", "--out", str(out), "--max-pages", "25", "--train-steps", "5"],
+        env=env, capture_output=True, text=True, timeout=420,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for label in ("shards:", "provenance:", "model card:", "sample:", "ernte inspect"):
+        assert label in done.stdout, done.stdout
+    assert (out / "models" / "run-0001" / "model.safetensors").exists()
+    assert json.loads((out / "curated" / "manifest.json").read_text())["runs"][0]["funnel"]["kept"] > 0
