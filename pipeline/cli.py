@@ -457,6 +457,31 @@ def demo(out: Path, max_pages: int, train_steps: int):
     click.echo(f"  {bin_dir / 'ernte'} sample {model} --prompt 'Debian'")
 
 
+@main.group()
+def policy() -> None:
+    """Training eligibility of curated documents (the `curate.policy` config section)."""
+
+
+@policy.command("apply")
+@click.argument("curated", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML configuration file (section 'curate.policy').")
+def policy_apply(curated, config_path):
+    """Decide train_eligible again for every document in CURATED from its stored signals (no
+    crawling, no extraction); provenance and shards are rewritten, the manifest records it."""
+    from pipeline.policy_apply import apply_policy
+
+    try:
+        settings = load_config(config_path).curate.policy
+    except ConfigError as exc:
+        _fail_usage(str(exc))
+    try:
+        counts = apply_policy(curated, settings)
+    except FileNotFoundError as exc:
+        _fail_usage(str(exc))
+    for key, value in counts.items():
+        click.echo(f"{key:40s} {value}")
+
+
 @main.command("run")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="YAML configuration (sections run, crawl, curate, tokenize, train).")
 @click.option("--task-runner", type=click.Choice(["process", "dask"]), help="Where the curate tasks run (default: run.task_runner).")
