@@ -366,6 +366,23 @@ def inspect(directory: Path, sql: str | None, fmt: str, crawl_dirs: tuple[Path, 
 
 
 @main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The HTML file to write.")
+@click.option("--crawl", "crawl_dirs", multiple=True, type=click.Path(path_type=Path), help="Also read this crawl directory's fetch log (repeatable).")
+def report(directory: Path, out: Path, crawl_dirs: tuple[Path, ...]):
+    """Write one static HTML page about a curated DIRECTORY: the funnel, languages, licences,
+    opt-out signals by host, quality-signal histograms. Every crawled string is escaped."""
+    from pipeline.inspection import InspectError
+    from pipeline.report import write_report
+
+    try:
+        path = write_report(directory, out, crawl_dirs)
+    except InspectError as exc:
+        _fail_usage(str(exc))
+    click.echo(str(path))
+
+
+@main.command()
 @click.argument("robots_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--agent", required=True, help="User agent (full string or product token) to evaluate for.")
