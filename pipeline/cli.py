@@ -383,6 +383,95 @@ def report(directory: Path, out: Path, crawl_dirs: tuple[Path, ...]):
 
 
 @main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("key", metavar="URL_OR_DOC_ID")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--crawl", "crawl_dirs", multiple=True, type=click.Path(path_type=Path), help="Also read this crawl directory's fetch log (repeatable).")
+def trace(directory: Path, key: str, fmt: str, crawl_dirs: tuple[Path, ...]):
+    """Print one document's whole lineage: fetch (time, status, robots rule, signals), the WARC
+    record re-read and its digests verified, extraction, opt-out signals, licence, filter signals
+    and decision, dedup cluster, shard, withdrawal, and the token directories and models that used
+    it. A URL fetched several times gives one lineage per capture. Exits 1 when nothing matches or
+    a check fails (a digest mismatch, a missing file)."""
+    import json
+
+    from pipeline.inspection import InspectError
+    from pipeline.trace import TraceNotFound
+    from pipeline.trace import trace as trace_document
+
+    try:
+        traces = trace_document(directory, key, crawl_dirs)
+    except InspectError as exc:
+        _fail_usage(str(exc))
+    except TraceNotFound as exc:
+        click.echo(f"ernte: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    if fmt == "json":
+        from pipeline.inspection import _plain
+
+        click.echo(json.dumps(_plain([t.as_dict() for t in traces]), ensure_ascii=False, indent=1))
+    else:
+        click.echo("\n\n".join("\n".join(t.lines()) for t in traces))
+    if any(t.problems for t in traces):
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--host", "hosts", multiple=True, help="Withdraw every document from this host (exact host name; repeatable).")
+@click.option("--url-prefix", "url_prefixes", multiple=True, help="Withdraw every document whose URL starts with this (repeatable).")
+@click.option("--doc-id", "doc_ids", multiple=True, help="Withdraw this document (repeatable).")
+@click.option("--reason", required=True, help="Why (recorded in the audit log DIR/withdrawals.jsonl).")
+@click.option("--dry-run", is_flag=True, help="Say what would be withdrawn; change nothing.")
+def withdraw(directory: Path, hosts, url_prefixes, doc_ids, reason: str, dry_run: bool):
+    """Take documents out of a curated DIRECTORY: a new dataset version without them (shards
+    rewritten atomically, text in rejected/ removed too), a line in the audit log, and models and
+    token directories made from them marked stale. The withdrawal stands: later `ernte curate` runs
+    leave matching documents out. Retrain a stale model with `ernte retrain MODELDIR`."""
+    from pipeline.withdraw import Selector, WithdrawError
+    from pipeline.withdraw import withdraw as withdraw_documents
+
+    try:
+        result = withdraw_documents(directory, Selector(hosts, url_prefixes, doc_ids), reason, dry_run=dry_run)
+    except WithdrawError as exc:
+        _fail_usage(str(exc))
+    if dry_run:
+        click.echo("dry run: nothing changed")
+    for line in result.lines():
+        click.echo(line)
+    models = [c for c in result.stale if c["kind"] == "model"]
+    if models and not dry_run:
+        click.echo("retrain on the new version with:")
+        for model in models:
+            click.echo(f"  ernte retrain {model['path']}")
+
+
+@main.command()
+@click.argument("modeldir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The new model directory (default: beside MODELDIR, named by the new dataset version).")
+@click.option("--tokens-out", type=click.Path(file_okay=False, path_type=Path), help="The new token directory (default: beside the old one).")
+def retrain(modeldir: Path, out: Path | None, tokens_out: Path | None):
+    """Train MODELDIR's model again, with the same tokenize and train configuration, on the current
+    version of its curated dataset (after `ernte withdraw`, say): one command."""
+    from pipeline.retrain import RetrainError
+    from pipeline.retrain import retrain as retrain_model
+    from training.tokenize_dataset import TokenizeFailed, TokenizeInputError
+    from training.train import TrainFailed, TrainInputError
+
+    try:
+        plan, token_summary, train_summary = retrain_model(modeldir, out, tokens_out, command=" ".join(["ernte", *sys.argv[1:]]))
+    except (RetrainError, TokenizeInputError, TrainInputError) as exc:
+        _fail_usage(str(exc))
+    except (TokenizeFailed, TrainFailed) as exc:
+        click.echo(f"ernte: error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"dataset version: {plan.version}")
+    click.echo(f"tokens: {plan.tokens_out}{' (reused)' if token_summary is None else ''}")
+    for line in train_summary.lines():
+        click.echo(line)
+
+
+@main.command()
 @click.argument("robots_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--agent", required=True, help="User agent (full string or product token) to evaluate for.")

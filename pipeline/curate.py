@@ -37,6 +37,8 @@ from pipeline.files import file_sha256
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
 from filters.policy import decide_eligibility, signals_from_row
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
+from pipeline.versions import write_version_manifest
+from pipeline.withdraw import Selector, audit_log, documents_kept, recover_pending
 from pipeline.warc_input import NotAnArchiveError, byte_ranges, sniff_archive, splittable
 
 logger = logging.getLogger(__name__)
@@ -192,6 +194,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     out.mkdir(parents=True, exist_ok=True)
     for sub in (*OUTPUT_DIRS, "work"):
         (out / sub).mkdir(exist_ok=True)
+    recover_pending(out)  # a killed `ernte withdraw` is finished before anything else
     manifest = read_manifest(out)
     committed = {r["run_id"] for r in manifest["runs"]}
     _remove_leftovers(out, committed)
@@ -230,12 +233,14 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
                 funnel[k] = funnel.get(k, 0) + v
         return CurateSummary(out, None, funnel, 0, 0, skipped_inputs=skipped, no_usable_record=True)
 
-    # Deduplication over every document kept so far, against the persistent index.
+    # Deduplication over every document kept so far, against the persistent index. Documents an
+    # earlier `ernte withdraw` covers take no part: a copy on another host may still be kept.
+    withdrawals = standing_withdrawals(out)
     candidates = []
     for task in ok_tasks:
-        table = pq.read_table(task.work_path, columns=["doc_id", "fetched_at", "exact_hash", "band_keys", "pre_dedup_decision"])
+        table = pq.read_table(task.work_path, columns=["doc_id", "url", "host", "fetched_at", "exact_hash", "band_keys", "pre_dedup_decision"])
         for row in table.to_pylist():
-            if row["pre_dedup_decision"] == "kept":
+            if row["pre_dedup_decision"] == "kept" and _withdrawn_by(withdrawals, row) is None:
                 candidates.append(DedupCandidate(row["doc_id"], row["fetched_at"], row["exact_hash"] or row["doc_id"], tuple(row["band_keys"] or ())))
     candidates = _unique_by_doc_id(candidates)
     assignments = assign_clusters(candidates, load_index(out / "dedup"))
@@ -248,7 +253,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
         for k, v in results[task.work_path].stage_seconds.items():
             stage_seconds[k] = round(stage_seconds.get(k, 0.0) + v, 3)
 
-    writer = _OutputWriter(out, run_id, config)
+    writer = _OutputWriter(out, run_id, config, withdrawals)
     seen_docs: set[str] = set()
     for task in ok_tasks:
         for batch in pq.ParquetFile(task.work_path).iter_batches(batch_size=512):
@@ -257,6 +262,8 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     pq.write_table(index_rows(candidates, assignments, run_id), out / "dedup" / f"index-{run_id}.parquet.tmp")
     os.replace(out / "dedup" / f"index-{run_id}.parquet.tmp", out / "dedup" / f"index-{run_id}.parquet")
     funnel.update({f"dropped_{k}": v for k, v in writer.dedup_drops.items()})
+    if writer.withdrawn:
+        funnel["withdrawn_standing"] = writer.withdrawn
     funnel["kept"] = writer.kept
     funnel.pop("kept_before_dedup", None)
 
@@ -265,6 +272,8 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
 
     run = {
         "run_id": run_id,
+        "kind": "curate",
+        "parent": manifest["runs"][-1]["run_id"] if manifest["runs"] else None,
         "started_at": started.isoformat(),
         "finished_at": datetime.now(timezone.utc).isoformat(),
         "inputs": [_input_entry(f, [results[t.work_path] for t in ok_tasks if t.input_path == str(f.path)]) for f in new_files if str(f.path) not in failed_files],
@@ -286,8 +295,9 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     }
     manifest["runs"].append(run)
     manifest["ernte_version"] = __version__
-    manifest["documents_kept"] = sum(r["funnel"].get("kept", 0) for r in manifest["runs"])
+    manifest["documents_kept"] = documents_kept(manifest)
     _write_json_atomically(out / MANIFEST, manifest)  # commits the run
+    write_version_manifest(out, manifest)
     for task in ok_tasks:
         Path(task.work_path).unlink(missing_ok=True)  # its results are in the committed outputs now
     documents = sum(results[t.work_path].documents for t in ok_tasks)
@@ -367,12 +377,25 @@ def _collect(task: FileTask, get, results, failed) -> None:
         failed.append(f"{where}: {type(exc).__name__}: {exc}")
 
 
+def standing_withdrawals(out: Path) -> list[tuple[str, Selector]]:
+    return [(e["withdrawal_id"], Selector.from_dict(e.get("selector", {}))) for e in audit_log(out)]
+
+
+def _withdrawn_by(withdrawals: list[tuple[str, Selector]], row: dict) -> str | None:
+    """The first earlier withdrawal that covers this document, if any."""
+    for withdrawal_id, selector in withdrawals:
+        if selector.matches(row["doc_id"], row.get("url"), row.get("host")):
+            return withdrawal_id
+    return None
+
+
 class _OutputWriter:
     """Streams final rows into shards, provenance and rejected files (temporary names until close)."""
 
-    def __init__(self, out: Path, run_id: str, config: CurateConfig):
-        self.out, self.run_id, self.config = out, run_id, config
+    def __init__(self, out: Path, run_id: str, config: CurateConfig, withdrawals: list[tuple[str, Selector]] = ()):
+        self.out, self.run_id, self.config, self.withdrawals = out, run_id, config, withdrawals
         self.kept = 0
+        self.withdrawn = 0
         self.dedup_drops: dict[str, int] = {}
         self._shard_writer: pq.ParquetWriter | None = None
         self._shard_bytes = 0
@@ -416,6 +439,10 @@ class _OutputWriter:
             assignment = assignments.get(row["doc_id"])
             eligible, eligibility_reason = decide_eligibility(signals_from_row(row), row.get("licence_spdx"), self.config.policy)
             shard = None
+            withdrawal_id = _withdrawn_by(self.withdrawals, row) if decision == "kept" else None
+            if withdrawal_id is not None:
+                decision, reason, eligible, eligibility_reason = "withdrawn", None, False, "withdrawn"
+                self.withdrawn += 1
             if decision == "kept" and assignment is not None and assignment.duplicate:
                 decision, reason = "dropped", f"{assignment.kind}_duplicate"
                 self.dedup_drops[reason] = self.dedup_drops.get(reason, 0) + 1
@@ -443,6 +470,7 @@ class _OutputWriter:
                 run_id=self.run_id,
                 train_eligible=eligible,
                 eligibility_reason=eligibility_reason,
+                withdrawal_id=withdrawal_id,
             )
             prov_rows.append(prov)
         if prov_rows:

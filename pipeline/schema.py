@@ -108,6 +108,7 @@ def _quality_fields() -> list[pa.Field]:
 class DocDecision(str, Enum):
     KEPT = "kept"
     DROPPED = "dropped"
+    WITHDRAWN = "withdrawn"  # kept, then taken out by `ernte withdraw` (or matched a standing withdrawal)
 
 
 # Drop reasons that are not quality rules (those come from filters.quality.DROP_REASONS), in
@@ -198,6 +199,7 @@ def _curation_schemas() -> dict[str, pa.Schema]:
             pa.field("run_id", pa.string()),
             pa.field("train_eligible", pa.bool_()),  # filters.policy with the run's curate.policy
             pa.field("eligibility_reason", pa.string()),  # eligible, or the first rule that made it ineligible
+            pa.field("withdrawal_id", pa.string()),  # `ernte withdraw` record that took it out (DIR/withdrawals.jsonl)
         ]
     )
 
@@ -241,6 +243,19 @@ def _curation_schemas() -> dict[str, pa.Schema]:
         ]
     )
     return {"WORK_DOCS": WORK_DOCS, "PROVENANCE": PROVENANCE, "SHARD": SHARD, "REJECTED": REJECTED, "DEDUP_INDEX": DEDUP_INDEX}
+
+
+# DIR/withdrawals/<withdrawal id>.parquet: the documents one `ernte withdraw` took out (no text).
+WITHDRAWN_DOCS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("host", pa.string()),
+        pa.field("run_id", pa.string()),  # the curate run that had added it
+        pa.field("decision_before", pa.string()),  # kept | dropped
+        pa.field("shard", pa.string()),  # the shard it was removed from (kept documents)
+    ]
+)
 
 
 # -- tokenization --------------------------------------------------------------------------------

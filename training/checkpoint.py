@@ -12,6 +12,7 @@ renames) is refused on resume instead of continuing from mismatched weights and 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_model as load_weights_into
 from safetensors.torch import save_model as save_weights
 
+from pipeline.lineage import stale_warning
 from training.model import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"
@@ -85,6 +87,9 @@ def load_model(modeldir: Path, device: str | torch.device = "cpu") -> tuple[GPT,
     """The model of MODELDIR with its latest weights, in eval mode, and its config.json."""
     modeldir = Path(modeldir)
     config = read_config(modeldir)
+    warning = stale_warning(modeldir)  # made from documents since withdrawn: say so on every use
+    if warning:
+        logging.getLogger(__name__).warning(warning)
     model = GPT(model_config(config))
     path = modeldir / WEIGHTS_FILE
     if not path.is_file():

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import __version__
+from pipeline import __version__, lineage
 from pipeline.config import TokenizeConfig, config_hash
 from pipeline.schema import TOKEN_DOCS
 from training.encode_worker import ChunkEncoder, EncodedChunk
@@ -349,6 +349,8 @@ def run_tokenize(curated_dir: Path, out: Path, config: TokenizeConfig, progress:
     tmp = out / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
+    # The curated directory's register names what was made from it (`ernte trace`, `ernte withdraw`).
+    lineage.register(source.directory, {"kind": "tokens", "path": str(out.resolve()), "dataset_version": source.version, "curated_manifest_sha256": source.manifest_sha256})
     return TokenizeSummary(out, manifest)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline import __version__
+from pipeline import __version__, lineage
 from pipeline.config import TrainConfig, config_hash
 from training import checkpoint as ckpt
 from training.data_loader import BatchLoader, TokenWindows, shard_paths
@@ -423,6 +423,10 @@ def run_train(tokdir: Path, out: Path, cfg: TrainConfig, resume: bool = False, c
         "runs": runs,
     }
     ckpt.write_json(out / ckpt.CONFIG_FILE, config_json)
+    lineage.register(facts["curated_dir"], {"kind": "model", "path": str(out.resolve()), "tokens": facts["tokdir"], "dataset_version": facts["dataset_version"]})
+    warning = lineage.stale_warning(data.tokdir)
+    if warning:
+        logger.warning(warning)
 
     step_model = model
     if cfg.compile if cfg.compile is not None else device.type == "cuda":
