@@ -144,6 +144,15 @@ def content_usage_reserves_training(value: str | None) -> bool | None:
     return None
 
 
+def tdmrep_fallback(current: TdmRep | None, source: str | None, archived: TdmRep | None) -> tuple[TdmRep | None, str | None]:
+    """TDMRep precedence when the host's tdmrep.json is only known after the page was read (an
+    archived file in a WARC Ernte did not write): it decides only where neither meta nor header
+    did, since an absent value never resets a present one."""
+    if source is None and archived is not None and archived.reservation in (0, 1):
+        return archived, "tdmrep.json"
+    return current, source
+
+
 def read_optout(
     tree: HtmlElement | None,
     headers: dict[str, str] | None,

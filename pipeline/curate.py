@@ -35,6 +35,8 @@ from pipeline.config import CurateConfig, config_hash
 from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file, read_work_result
 from pipeline.files import file_sha256
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
+from crawlers.tdmrep import TdmRep as ParsedTdmRep
+from filters.optout import TdmRep, tdmrep_fallback
 from filters.policy import decide_eligibility, signals_from_row
 from pipeline.schema import PROVENANCE, REJECTED, SHARD
 from pipeline.versions import write_version_manifest
@@ -253,7 +255,14 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
         for k, v in results[task.work_path].stage_seconds.items():
             stage_seconds[k] = round(stage_seconds.get(k, 0.0) + v, 3)
 
-    writer = _OutputWriter(out, run_id, config, withdrawals)
+    # Archived /.well-known/tdmrep.json files (WARCs Ernte did not write): the newest per host,
+    # from this run's inputs and earlier runs', for documents without a crawl-time tdmrep decision.
+    tdmrep_files: dict[str, dict] = {}
+    for source in [r.get("tdmrep_files", {}) for r in manifest["runs"]] + [results[t.work_path].tdmrep_files for t in ok_tasks]:
+        for host, entry in source.items():
+            if entry.get("date", "") >= tdmrep_files.get(host, {}).get("date", ""):
+                tdmrep_files[host] = entry
+    writer = _OutputWriter(out, run_id, config, withdrawals, tdmrep_files)
     seen_docs: set[str] = set()
     for task in ok_tasks:
         for batch in pq.ParquetFile(task.work_path).iter_batches(batch_size=512):
@@ -291,6 +300,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
         },
         "funnel": funnel,
         "stage_seconds": stage_seconds,
+        "tdmrep_files": {h: e for h, e in tdmrep_files.items() if any(h in results[t.work_path].tdmrep_files for t in ok_tasks)},
         "outputs": outputs,
     }
     manifest["runs"].append(run)
@@ -389,11 +399,24 @@ def _withdrawn_by(withdrawals: list[tuple[str, Selector]], row: dict) -> str | N
     return None
 
 
+def _apply_archived_tdmrep(row: dict, tdmrep: ParsedTdmRep) -> None:
+    rule = tdmrep.match(row["url"] or "")
+    if rule is None or rule.reservation not in (0, 1):
+        return
+    row.update(tdmrep_reservation=rule.reservation, tdmrep_policy=rule.policy)
+    current = TdmRep(row.get("tdm_reservation"), row.get("tdm_policy"))
+    decided, source = tdmrep_fallback(current, row.get("tdm_source"), TdmRep(rule.reservation, rule.policy))
+    row.update(tdm_reservation=decided.reservation, tdm_policy=decided.policy, tdm_source=source)
+    if decided.reservation == 1:
+        row["ai_optout"] = True
+
+
 class _OutputWriter:
     """Streams final rows into shards, provenance and rejected files (temporary names until close)."""
 
-    def __init__(self, out: Path, run_id: str, config: CurateConfig, withdrawals: list[tuple[str, Selector]] = ()):
+    def __init__(self, out: Path, run_id: str, config: CurateConfig, withdrawals: list[tuple[str, Selector]] = (), tdmrep_files: dict[str, dict] | None = None):
         self.out, self.run_id, self.config, self.withdrawals = out, run_id, config, withdrawals
+        self.tdmrep = {host: ParsedTdmRep.parse(e["body"].encode("utf-8"), e.get("status") or 0) for host, e in (tdmrep_files or {}).items()}
         self.kept = 0
         self.withdrawn = 0
         self.dedup_drops: dict[str, int] = {}
@@ -437,6 +460,8 @@ class _OutputWriter:
             seen_docs.add(row["doc_id"])
             decision, reason = row["pre_dedup_decision"], row["pre_dedup_drop_reason"]
             assignment = assignments.get(row["doc_id"])
+            if row.get("crawl_id") is None and row.get("tdmrep_reservation") is None and row.get("host") in self.tdmrep:
+                _apply_archived_tdmrep(row, self.tdmrep[row["host"]])
             eligible, eligibility_reason = decide_eligibility(signals_from_row(row), row.get("licence_spdx"), self.config.policy)
             shard = None
             withdrawal_id = _withdrawn_by(self.withdrawals, row) if decision == "kept" else None

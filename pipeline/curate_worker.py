@@ -67,6 +67,7 @@ class FileResult:
     counts: dict[str, int]  # the funnel for this file
     errors: list[str]
     stage_seconds: dict[str, float]
+    tdmrep_files: dict[str, dict] = field(default_factory=dict)  # host -> archived tdmrep.json (warc_input)
 
 
 class _Timer:
@@ -122,7 +123,7 @@ def curate_file(task: FileTask) -> FileResult:
     timer("read", t)
     for key, value in reader.counts.items():
         counts[f"records_{key}"] += value
-    result = FileResult(task.input_path, task.work_path, len(rows), dict(counts), reader.errors, dict(timer.seconds))
+    result = FileResult(task.input_path, task.work_path, len(rows), dict(counts), reader.errors, dict(timer.seconds), reader.tdmrep_files)
     _write_atomically(rows, Path(task.work_path), result)
     return result
 
@@ -137,7 +138,7 @@ def read_work_result(work_path: str) -> FileResult | None:
     if _RESULT_KEY not in metadata:
         return None
     stored = json.loads(metadata[_RESULT_KEY])
-    return FileResult(stored["input_path"], work_path, stored["documents"], stored["counts"], stored["errors"], stored["stage_seconds"])
+    return FileResult(stored["input_path"], work_path, stored["documents"], stored["counts"], stored["errors"], stored["stage_seconds"], stored.get("tdmrep_files", {}))
 
 
 def _base_row(task: FileTask, doc) -> dict:

@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+
+from crawlers.tdmrep import MAX_TDMREP_BYTES, TDMREP_PATH
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml")
@@ -248,6 +251,7 @@ class WarcDocumentReader:
         self._by_digest: dict[str, int] = {}
         self._by_record_id: dict[str, int] = {}
         self._prefix_indexed = start == 0
+        self.tdmrep_files: dict[str, dict] = {}  # host -> the newest archived tdmrep.json (date, status, body, url)
 
     def _in_range(self, position: int | None) -> bool:
         return position is not None and (self.end is None or position < self.end)
@@ -370,6 +374,20 @@ class WarcDocumentReader:
         status = record.http_headers.get_statuscode() if record.http_headers else None
         return self._build(source, offset, record_id, url, digest, rec_type, record_headers=headers, http_status_override=status)
 
+    def _keep_tdmrep(self, record, url: str, http) -> None:
+        """An archived /.well-known/tdmrep.json: kept for the documents of its host (applied at
+        output time, after every file is read, since the file may come after the pages)."""
+        try:
+            status = int(http.get_statuscode())
+        except (TypeError, ValueError):
+            status = 0
+        body = record.content_stream().read(MAX_TDMREP_BYTES)
+        host = (urlsplit(url).hostname or "").lower()
+        date = record.rec_headers.get_header("WARC-Date") or ""
+        if host and date >= self.tdmrep_files.get(host, {}).get("date", ""):
+            self.tdmrep_files[host] = {"date": date, "status": status, "body": body.decode("utf-8", "replace"), "url": url}
+        self.counts["tdmrep_json"] += 1
+
     def _read_original(self, path: Path, offset: int):
         with open(path, "rb") as fh:
             fh.seek(offset)
@@ -386,6 +404,9 @@ class WarcDocumentReader:
         http = record.http_headers
         if http is None:
             self.counts["skipped_no_http"] += 1
+            return None
+        if url and urlsplit(url).path == TDMREP_PATH:
+            self._keep_tdmrep(record, url, http)
             return None
         status = http.get_statuscode()
         try:

@@ -831,6 +831,48 @@ def test_reservations_and_licences_decide_train_eligibility(tmp_path):
     assert shard == {u: (e[3], e[4]) for u, e in expected.items()}
 
 
+def test_archived_tdmrep_json_in_a_foreign_warc_applies_to_its_host(tmp_path):
+    """A WARC Ernte did not write, with /.well-known/tdmrep.json archived after the pages (and an
+    older copy before them): its first matching rule decides where no meta or header did; meta
+    still wins; another host is untouched; a second run over another WARC of the host uses it too."""
+    pages = english_pages()[10:16]
+    host = "https://tdmrep.example.org"
+    urls = [f"{host}/reserved/a.html", f"{host}/reserved/b.html", f"{host}/open/c.html", "https://other.example.org/reserved/d.html"]
+    html = [page_html(p, u).decode("utf-8") for p, u in zip(pages, urls)]
+    html[1] = html[1].replace("<head>", '<head>\n<meta name="tdm-reservation" content="0">')
+    rules = [
+        {"location": "/reserved/*", "tdm-reservation": 1, "tdm-policy": "https://tdmrep.example.org/policy.json"},
+        {"location": "/reserved/a.html", "tdm-reservation": 0},  # never reached: the first match wins
+        {"location": "/", "tdm-reservation": 0},
+    ]
+    old = [{"location": "/", "tdm-reservation": 0}]
+    json_type = "application/json"
+    captures = [
+        Capture(f"{host}/.well-known/tdmrep.json", json.dumps(old).encode(), date="2023-06-01T00:00:00Z", content_type=json_type),
+        *[Capture(u, h.encode()) for u, h in zip(urls, html)],
+        Capture(f"{host}/.well-known/tdmrep.json", json.dumps(rules).encode(), date="2024-01-02T00:00:00Z", content_type=json_type),
+    ]
+    out = tmp_path / "curated"
+    run = curate(write_warc(tmp_path / "foreign.warc.gz", captures), "--out", out, "--workers", 1)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = Curated.read(out).by_url()
+    got = {u: (r["tdmrep_reservation"], r["tdm_reservation"], r["tdm_source"], r["ai_optout"], r["train_eligible"]) for u, r in rows.items()}
+    assert got == {
+        urls[0]: (1, 1, "tdmrep.json", True, False),
+        urls[1]: (1, 0, "meta", False, True),
+        urls[2]: (0, 0, "tdmrep.json", False, True),
+        urls[3]: (None, None, None, False, True),
+    }
+    assert rows[urls[0]]["tdm_policy"] == "https://tdmrep.example.org/policy.json"
+    assert Curated.read(out).manifest["runs"][0]["tdmrep_files"][host.removeprefix("https://")]["date"] == "2024-01-02T00:00:00Z"
+    # A later WARC of the same host without the file: the archived one still applies.
+    later = f"{host}/reserved/e.html"
+    run = curate(write_warc(tmp_path / "later.warc.gz", [Capture(later, page_html(pages[5], later))]), "--out", out, "--workers", 1)
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = Curated.read(out).by_url()[later]
+    assert (row["tdm_reservation"], row["tdm_source"], row["train_eligible"]) == (1, "tdmrep.json", False)
+
+
 def test_policy_apply_redecides_eligibility_without_curating_again(tmp_path):
     pages = english_pages()[:2]
     urls = [f"https://policy.example.org/p{i}.html" for i in range(2)]
