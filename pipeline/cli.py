@@ -557,8 +557,13 @@ def demo(out: Path, max_pages: int, train_steps: int):
     click.echo(f"tokens:     {out / 'tokens' / str(version)}")
     click.echo(f"model card: {model / 'model_card.md'}")
     click.echo(f"sample:     {samples.texts[0]!r}")
+    import pyarrow.parquet as pq
+
+    first_shard = sorted((out / "curated" / "shards").glob("*.parquet"))[0]
+    example_url = pq.read_table(first_shard, columns=["url"])["url"][0].as_py()
     click.echo("try:")
     click.echo(f"  {bin_dir / 'ernte'} inspect {out / 'curated'}")
+    click.echo(f"  {bin_dir / 'ernte'} trace {out / 'curated'} {example_url}")
     click.echo(f"  {bin_dir / 'ernte'} inspect {out / 'curated'} --sql \"SELECT eligibility_reason, count(*) FROM provenance GROUP BY 1\"")
     click.echo(f"  {bin_dir / 'ernte'} sample {model} --prompt 'Debian'")
 
