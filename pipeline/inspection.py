@@ -235,6 +235,23 @@ def _signal_union(signals, available: set[str], view: str, where: str, kept: boo
     return " UNION ALL ".join(parts) if parts else None
 
 
+def _lineage_sections(target: InspectTarget, out: list[str]) -> None:
+    """Withdrawals (audit log) and what was made from the directory (lineage register)."""
+    from pipeline.lineage import consumers
+    from pipeline.withdraw import audit_log
+
+    entries = audit_log(target.path)
+    if entries:
+        rows = [(e.get("withdrawal_id"), e.get("at"), json.dumps(e.get("selector")), e.get("documents"), e.get("version"), e.get("reason")) for e in entries]
+        out.append("\n== withdrawals ==")
+        out.append(_table(["withdrawal", "at", "selector", "documents", "version", "reason"], rows))
+    made = consumers(target.path)
+    if made:
+        rows = [(c["kind"], c["path"], c.get("dataset_version"), "stale" if c["stale"] else ("gone" if not c["exists"] else "current")) for c in made]
+        out.append("\n== made from this directory ==")
+        out.append(_table(["kind", "path", "dataset_version", "state"], rows))
+
+
 def summaries(con, target: InspectTarget, top: int = 20) -> str:
     out: list[str] = [f"{target.kind} directory: {target.path}"]
     if target.kind == "curated":
@@ -248,7 +265,7 @@ def summaries(con, target: InspectTarget, top: int = 20) -> str:
         _section(
             con,
             "decision funnel",
-            "SELECT coalesce(drop_reason, 'kept') AS outcome, count(*) AS documents, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS percent "
+            "SELECT coalesce(drop_reason, decision) AS outcome, count(*) AS documents, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS percent "
             "FROM provenance GROUP BY 1 ORDER BY (outcome = 'kept') DESC, documents DESC, outcome",
             out,
         )
@@ -261,6 +278,7 @@ def summaries(con, target: InspectTarget, top: int = 20) -> str:
         sql = _signal_union(_DOC_SIGNALS, prov, "provenance", "true", kept=True)
         if sql:
             _section(con, "opt-out signals (documents)", sql, out)
+        _lineage_sections(target, out)
     fetch_cols = _columns(con, "fetches")
     if target.fetch_files:
         _section(con, "fetch decisions", "SELECT decision, count(*) AS urls FROM fetches GROUP BY 1 ORDER BY urls DESC, decision", out)

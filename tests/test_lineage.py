@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -109,6 +110,13 @@ def test_withdraw_trace_and_retrain(built):
         mark = json.loads((consumer / "lineage.json").read_text())
         assert mark["stale"] is True and mark["reasons"][0]["withdrawal_id"] == "withdrawal-0001"
     assert {(c["kind"], c["path"]) for c in audit["stale"]} == {("tokens", str(tokens.resolve())), ("model", str(model.resolve()))}
+
+    summary = _ok(run_ernte("inspect", curated), "inspect").stdout
+    assert "== withdrawals ==" in summary and "withdrawal-0001" in summary and "rightsholder" in summary
+    funnel = summary.split("== decision funnel ==")[1].split("==")[0]
+    assert re.search(rf"^withdrawn\s+{len(b_kept)}\s", funnel, re.M), funnel
+    made = summary.split("== made from this directory ==")[1]
+    assert str(model.resolve()) in made and "stale" in made
 
     # Trace after: the withdrawal, no shard, the stale model.
     doc = json.loads(_ok(run_ernte("trace", curated, one, "--format", "json"), "trace").stdout)[0]
