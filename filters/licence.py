@@ -32,7 +32,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 CONFIDENCE_RANK = {"high": 3, "medium": 2, "low": 1}
-_LOCATION_RANK = {"head": 3, "footer": 2, "body": 1}
+_LOCATION_RANK = {"header": 3, "head": 3, "footer": 2, "body": 1}  # header: the HTTP Link header
 MAX_EVIDENCE = 500
 
 # Creative Commons jurisdiction ports on the SPDX License List (3.2x); other ports -> LicenseRef-.
@@ -59,8 +59,8 @@ _SPDX_CC_VERSIONS = {
 class Licence:
     spdx: str
     evidence: str  # the matched markup or sentence, at most MAX_EVIDENCE characters
-    source: str  # link_rel | a_rel | ccrel | meta | json_ld | footer_link | text
-    location: str  # head | footer | body
+    source: str  # link_header | link_rel | a_rel | ccrel | meta | json_ld | footer_link | text
+    location: str  # header (HTTP) | head | footer | body
     confidence: str  # high | medium | low
 
 
@@ -337,9 +337,27 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
     return out
 
 
-def detect_licence(tree: HtmlElement | None) -> Licence | None:
-    """The best licence statement of a page, or None."""
-    found = candidates(tree)
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_LINK_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.I)
+
+
+def link_header_licences(value: str | None) -> list[Licence]:
+    """Licences in an HTTP `Link: <URL>; rel="license"` header (RFC 8288; several links may be
+    comma-separated, and rel may list several relation types)."""
+    out = []
+    for match in _LINK_VALUE.finditer(value or ""):
+        rel = _LINK_REL.search(match.group(2))
+        rels = (rel.group(1) or rel.group(2) or "").lower().split() if rel else []
+        if "license" in rels:
+            spdx = spdx_from_url(match.group(1).strip())
+            if spdx:
+                out.append(Licence(spdx, ("Link: " + match.group(0).strip())[:MAX_EVIDENCE], "link_header", "header", "high"))
+    return out
+
+
+def detect_licence(tree: HtmlElement | None, headers: dict[str, str] | None = None) -> Licence | None:
+    """The best licence statement of a page (and of its response headers, lower-cased names), or None."""
+    found = link_header_licences((headers or {}).get("link")) + candidates(tree)
     if not found:
         return None
     return max(enumerate(found), key=lambda ic: (CONFIDENCE_RANK[ic[1].confidence], _LOCATION_RANK[ic[1].location], -ic[0]))[1]

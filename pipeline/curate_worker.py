@@ -186,10 +186,10 @@ def _add_consent(row: dict, tree, headers: dict[str, str] | None) -> None:
     )
 
 
-def _add_licence(row: dict, tree) -> None:
+def _add_licence(row: dict, tree, headers: dict[str, str] | None) -> None:
     """The page's licence, for documents that passed every filter before deduplication: only they
     can reach a training set, and detection costs about half an extraction on long pages."""
-    licence = detect_licence(tree)
+    licence = detect_licence(tree, headers)
     if licence is not None:
         row.update(
             licence_spdx=licence.spdx,
@@ -247,7 +247,7 @@ def _document_row(doc: HtmlDocument, task, config, extract_config, dedup_config,
     t = timer("quality", t)
 
     if drop is None:
-        _add_licence(row, extraction.tree)
+        _add_licence(row, extraction.tree, doc.response_headers)
         t = timer("consent", t)
         # FineWeb passes the C4-cleaned text on: it is what the shard holds.
         text = c4_cleaned

@@ -446,7 +446,10 @@ class WarcDocumentReader:
         response_headers = {}
         if http:
             for name, value in http.headers:
-                response_headers.setdefault(name.lower(), value)
+                # A repeated header is one comma-separated list (RFC 9110 5.3): a second Link or
+                # X-Robots-Tag header must not be lost.
+                key = name.lower()
+                response_headers[key] = f"{response_headers[key]}, {value}" if key in response_headers and key != "set-cookie" else value
         return HtmlDocument(
             doc_id=doc_id_for(record_id),
             url=url or "",

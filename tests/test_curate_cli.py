@@ -873,6 +873,32 @@ def test_archived_tdmrep_json_in_a_foreign_warc_applies_to_its_host(tmp_path):
     assert (row["tdm_reservation"], row["tdm_source"], row["train_eligible"]) == (1, "tdmrep.json", False)
 
 
+def test_link_header_licence_and_repeated_headers(tmp_path):
+    """`Link: <CC URL>; rel="license"` is a licence statement (RFC 8288, several links in one
+    header, or in a second Link header); a noai in a second X-Robots-Tag header still counts."""
+    pages = english_pages()[20:24]
+    urls = [f"https://headers.example.org/p{i}.html" for i in range(4)]
+    captures = [
+        Capture(urls[0], page_html(pages[0], urls[0]), headers=(("Link", '<https://headers.example.org/style.css>; rel=preload; as=style, <https://creativecommons.org/licenses/by-sa/4.0/>; rel="license"'),)),
+        Capture(urls[1], page_html(pages[1], urls[1]), headers=(("Link", "<https://headers.example.org/>; rel=canonical"), ("Link", "<http://creativecommons.org/publicdomain/zero/1.0/>; rel=\"license cc:license\""))),
+        Capture(urls[2], page_html(pages[2], urls[2]), headers=(("Link", '<https://creativecommons.org/licenses/by/4.0/>; rel="alternate"'), ("X-Robots-Tag", "index"), ("X-Robots-Tag", "noai"))),
+        Capture(urls[3], page_html(pages[3], urls[3])),
+    ]
+    out = tmp_path / "curated"
+    run = curate(write_warc(tmp_path / "headers.warc.gz", captures), "--out", out, "--workers", 1)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = Curated.read(out).by_url()
+    got = {u: (r["licence_spdx"], r["licence_source"], r["licence_location"], r["noai"]) for u, r in rows.items()}
+    assert got == {
+        urls[0]: ("CC-BY-SA-4.0", "link_header", "header", False),
+        urls[1]: ("CC0-1.0", "link_header", "header", False),
+        urls[2]: (None, None, None, True),  # rel=alternate is no licence statement
+        urls[3]: (None, None, None, False),
+    }
+    assert rows[urls[0]]["licence_evidence"].startswith("Link: <https://creativecommons.org/licenses/by-sa/4.0/>")
+    assert rows[urls[2]]["header_x_robots_tag"] == "index, noai"
+
+
 def test_policy_apply_redecides_eligibility_without_curating_again(tmp_path):
     pages = english_pages()[:2]
     urls = [f"https://policy.example.org/p{i}.html" for i in range(2)]
