@@ -78,6 +78,9 @@ class ExtractSettings(StrictModel):
         "the pages before it in the same file or range. false makes extraction a pure function of the page",
     )
     fast: bool = Field(False, description="Skip trafilatura's fallback extractors: about 1.5x faster, lower recall, not FineWeb's text")
+    short_text_fallback_chars: int = Field(
+        1000, ge=0, description="When the favour-precision text is shorter, extract again in balanced mode and keep the longer text (0: FineWeb's text everywhere)"
+    )
     max_input_chars: int = Field(2_000_000, ge=1000, description="Larger pages are not extracted (reason input_too_large)")
     timeout_s: float = Field(5.0, gt=0, description="Per-document time limit (reason extract_timeout)")
 

@@ -88,6 +88,7 @@ def curate_file(task: FileTask) -> FileResult:
     config = CurateConfig.model_validate(task.config)
     extract_config = ExtractConfig(
         favor_precision=config.extract.favor_precision,
+        short_text_fallback_chars=config.extract.short_text_fallback_chars,
         include_comments=config.extract.include_comments,
         deduplicate=config.extract.deduplicate,
         fast=config.extract.fast,
