@@ -9,7 +9,7 @@ STAMP := $(VENV)/.ernte-installed
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install chromium demo test bench clean
 
 install: $(STAMP)
 
@@ -21,10 +21,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-warn-script-location -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# Debian's Chromium: tests/test_report.py renders `ernte report` pages in it (headless). CI runs
+# as root on Debian; elsewhere install a chromium at /usr/bin/chromium yourself.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  command -v apt-get >/dev/null || { echo "make chromium: no apt-get here; install Chromium as /usr/bin/chromium" >&2; exit 1; }; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }
+
 demo: install
 	$(BIN)/ernte demo
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q
 
 bench: install
