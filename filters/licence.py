@@ -12,13 +12,23 @@ medium  in the page's footer or legal notice (`<footer>`, role=contentinfo, or a
         to a known licence URL, or a licence named in a sentence that grants it.
 low     in the body: a licence named in a sentence that grants it *for this page*: a self-reference
         ("this document", "this work", "content on this site", "our articles", ...) before a grant
-        verb with "under" ("is licensed under", "may be used under the terms of", "available under").
-        A bare link or mention in the body (an article about Creative Commons) is not a grant.
+        verb with "under" ("is licensed under", "may be used under the terms of", "available under"),
+        a permission notice ("permission is granted to copy ... this document under"), and the same
+        in German, French and Spanish ("Dieser Text steht unter der Lizenz", "le contenu de ce site
+        est sous licence", "este sitio está bajo la licencia"). A licence link or written-out licence
+        URL in such a sentence names the licence. A bare link or mention in the body (an article
+        about Creative Commons) is not a grant.
+Footer and text rules also need the licence to be stated for the page's text: "theme / code /
+software / icons / fonts / photos / logo ... licensed under X" does not count, "content / text /
+documentation ... licensed under X" (or no subject: "Licensed under X") does. A <footer> or credit
+box inside <blockquote>, <q> or <figure> belongs to the quoted item, a <footer> inside <aside> to
+the aside: neither is the page footer.
 
 Licence names: Creative Commons URLs, badges and names map to SPDX ids with version and port
 (`CC-BY-SA-4.0`, `CC-BY-3.0-DE`, `CC0-1.0`, `CC-PDM-1.0`); ports the SPDX list lacks become
-`LicenseRef-CC-...`. GPL, LGPL, GFDL (versioned), Apache-2.0, MIT and PSF-2.0 are recognised by URL
-and by name. A name without a version (a bare "GNU GPL") is not mapped. When a page yields several
+`LicenseRef-CC-...`. GPL, LGPL, GFDL (versioned), Apache-2.0, MIT, PSF-2.0, the UK Open Government
+Licence (OGL-UK-1.0/2.0/3.0) and Datenlizenz Deutschland (DL-DE-BY-2.0, DL-DE-ZERO-2.0) are
+recognised by URL and by name. A name without a version (a bare "GNU GPL") is not mapped. When a page yields several
 candidates the most confident wins, then head over footer over body, then the first in the page.
 """
 
@@ -79,6 +89,9 @@ _OTHER_URLS = (
     (re.compile(r"apache\.org/licenses/LICENSE-2\.0", re.I), "Apache-2.0"),
     (re.compile(r"opensource\.org/licen[cs]es/MIT\b", re.I), "MIT"),
     (re.compile(r"opensource\.org/licen[cs]es/Apache-2\.0\b", re.I), "Apache-2.0"),
+    # UK Open Government Licence (The National Archives) and Datenlizenz Deutschland (GovData), versioned URLs only.
+    (re.compile(r"nationalarchives\.gov\.uk/doc/open-government-licen[cs]e/version/([123])(?![\d])", re.I), "OGL-UK-{}.0"),
+    (re.compile(r"govdata\.de/dl-de/(by|zero)-2-0(?![\d])", re.I), "DL-DE-{}-2.0"),
 )
 
 
@@ -106,14 +119,14 @@ def spdx_from_url(url: str | None) -> str | None:
     for pattern, template in _OTHER_URLS:
         match = pattern.search(url)
         if match:
-            return template.format(*match.groups())
+            return template.format(*(g.upper() for g in match.groups()))
     return None
 
 
 _CC_NAME = re.compile(
     r"\b(?:Creative\s+Commons\s+(Attribution(?:[\s-]+(?:Non-?Commercial|No-?Deriv(?:ative)?s|Share-?Alike)){0,2})"
-    r"|CC[\s-]+(BY(?:[\s-]+(?:NC|ND|SA)){0,2}))"
-    r"(?:\s+(?:License|Licence))?\s+(\d\.\d)\b",
+    r"|(?:CC|Creative\s+Commons)[\s-]+(BY(?:[\s-]+(?:NC|ND|SA)){0,2}))"
+    r"(?:\s+(?:License|Licence))?(?:\s+|-)(\d\.\d)\b",
     re.I,
 )
 _CC0_NAME = re.compile(r"\b(?:CC0|CC\s+Zero|Creative\s+Commons\s+Zero)(?:\s+1\.0)?(?:\s+Universal)?\b|Public\s+Domain\s+Dedication", re.I)
@@ -132,8 +145,23 @@ _GPL_NAME = re.compile(
     r"(?:either\s+)?、?\s*" + _VERSION_WORD + r"\s*(\d(?:\.\d)?)(?:\s+of\s+the\s+Licen[cs]e)?" + _OR_LATER,
     re.I,
 )
+# "GNU Free Documentation License, Version 1.3 or any later version", "... License 1.3 or later",
+# "GFDL 1.2", "GFDL-1.3-or-later": the word "version" is optional.
 _GFDL_NAME = re.compile(
-    r"\bGNU\s+Free\s+Documentation\s+Licen[cs]e,?\s*(?:\(GFDL\),?\s*)?(?:version|v\.?)\s*(1\.[123])(,?\s*or\s+(?:\(at\s+your\s+option\)\s+)?(?:any\s+)?later(?:\s+version)?)?",
+    r"(?:\bGNU\s+Free\s+Documentation\s+Licen[cs]e|\bGNU\s+FDL\b|\bGFDL\b),?\s*(?:\(GFDL\),?\s*)?(?:(?:version|v\.?)\s*|-)?(1\.[123])(?![\d])"
+    r"((?:,?\s*|-)or[\s-]+(?:\(at\s+your\s+option\)\s+)?(?:any\s+)?later(?:\s+version)?|\+)?",
+    re.I,
+)
+# UK Open Government Licence v1.0-3.0 (not the Canadian one of the same name, which has no version).
+_OGL_NAME = re.compile(
+    r"\bOpen\s+Government\s+Licen[cs]e(?!\s*[-–—:,]?\s*(?:for\s+)?Canada)(?:\s+for\s+public\s+sector\s+information)?,?\s*(?:\(OGL\),?\s*)?"
+    r"(?:(?:version|v\.?)\s*([123])(?:\.0)?|([123])\.0)(?![\d.]*\d)|\bOGL-UK-([123])\.0\b",
+    re.I,
+)
+# Datenlizenz Deutschland (Data licence Germany) attribution / zero, version 2.0 (the versions SPDX lists).
+_DL_DE_NAME = re.compile(
+    r"\b(?:Daten[\s-]?lizenz\s+Deutschland|Data\s+Licen[cs]e\s+Germany)\s*[-–—,:]?\s*(Namensnennung|attribution|Zero)\s*[-–—,:]?\s*(?:Version\s*)?2\.0\b"
+    r"|\bdl-de[/-](by|zero)-2[-.]0\b",
     re.I,
 )
 _OTHER_NAMES = (
@@ -144,9 +172,13 @@ _OTHER_NAMES = (
 _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1"}
 
 
-def spdx_from_text(text: str) -> tuple[str, int] | None:
-    """(SPDX id, position) of the first licence named with its version in a piece of text."""
-    found: list[tuple[int, str]] = []
+_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de)/\S+", re.I)
+
+
+def licences_in_text(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, SPDX id) of every licence named with its version (or written as a licence URL)
+    in a piece of text, in text order."""
+    found: list[tuple[int, int, str]] = []
     for match in _CC_NAME.finditer(text):
         words = (match.group(1) or match.group(2)).lower()
         elements = ["BY"]
@@ -156,61 +188,206 @@ def spdx_from_text(text: str) -> tuple[str, int] | None:
             elements.append("ND")
         elif "share" in words or re.search(r"\bsa\b", words):
             elements.append("SA")
-        found.append((match.start(), _cc_spdx("-".join(elements), match.group(3), None)))
-        break
-    match = _CC0_NAME.search(text)
-    if match:
-        found.append((match.start(), "CC0-1.0"))
-    match = _GPL_NAME.search(text)
-    if match:
+        found.append((match.start(), match.end(), _cc_spdx("-".join(elements), match.group(3), None)))
+    for match in _CC0_NAME.finditer(text):
+        found.append((match.start(), match.end(), "CC0-1.0"))
+    for match in _GPL_NAME.finditer(text):
         kind = {"lesser": "LGPL", "library": "LGPL", "affero": "AGPL"}.get((match.group(1) or "").strip().lower(), "GPL")
         version = _GPL_VERSIONS.get(match.group(2))
         if version is not None and not (kind == "LGPL" and version == "2.0"):
-            found.append((match.start(), f"{kind}-{version}-{'or-later' if match.group(3) else 'only'}"))
-    match = _GFDL_NAME.search(text)
-    if match:
-        found.append((match.start(), f"GFDL-{match.group(1)}-{'or-later' if match.group(2) else 'only'}"))
+            found.append((match.start(), match.end(), f"{kind}-{version}-{'or-later' if match.group(3) else 'only'}"))
+    for match in _GFDL_NAME.finditer(text):
+        found.append((match.start(), match.end(), f"GFDL-{match.group(1)}-{'or-later' if match.group(2) else 'only'}"))
+    for match in _OGL_NAME.finditer(text):
+        found.append((match.start(), match.end(), f"OGL-UK-{match.group(1) or match.group(2) or match.group(3)}.0"))
+    for match in _DL_DE_NAME.finditer(text):
+        kind = (match.group(1) or match.group(2)).lower()
+        found.append((match.start(), match.end(), "DL-DE-ZERO-2.0" if kind == "zero" else "DL-DE-BY-2.0"))
     for pattern, spdx in _OTHER_NAMES:
-        match = pattern.search(text)
-        if match:
-            found.append((match.start(), spdx))
-    if not found:
-        return None
-    position, spdx = min(found)
-    return spdx, position
+        for match in pattern.finditer(text):
+            found.append((match.start(), match.end(), spdx))
+    for match in _URL_IN_TEXT.finditer(text):  # a licence URL written out ("... (https://creativecommons.org/licenses/by/4.0/)")
+        spdx = spdx_from_url(match.group(0))
+        if spdx:
+            found.append((match.start(), match.end(), spdx))
+    found.sort()
+    # a name inside a longer match (CC0 inside a URL, a name repeated by a URL) is not a second licence
+    out: list[tuple[int, int, str]] = []
+    for item in found:
+        if out and item[0] < out[-1][1]:
+            continue
+        out.append(item)
+    return out
+
+
+def spdx_from_text(text: str) -> tuple[str, int] | None:
+    """(SPDX id, position) of the first licence named with its version in a piece of text."""
+    found = licences_in_text(text)
+    return (found[0][2], found[0][0]) if found else None
 
 
 # -- where on the page ------------------------------------------------------------------------------
 
-_FOOTERISH = re.compile(r"foot|colophon|site-?info|copyright|legal|licen[cs]e|rights", re.I)
+_FOOTERISH = re.compile(r"foot|colophon|site-?info|copyright|legal|licen[cs]e|lizenz|rights", re.I)
+# Quoted or embedded material: a footer, credit or licence box inside it belongs to the quoted item.
+_QUOTING = frozenset({"blockquote", "q", "figure"})
 _BLOCK_TAGS = frozenset(
     "p li td th dd dt div footer section article aside address blockquote header main nav ul ol dl table h1 h2 h3 h4 h5 h6 small center body".split()
 )
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
-_KEYWORDS = re.compile(r"licen[cs]|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software", re.I)
+_KEYWORDS = re.compile(
+    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|//",
+    re.I,
+)
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
-_SELF = r"\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|photo|photos|photograph|image|images|picture|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information)\b"
+# The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
+# this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
+_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes)"
+_SELF = (
+    r"(?:\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b" + _SELF_NOUNS + r"\b"
+    r"|\b(?:content|contents|text|texts|material|materials|documentation)\s+(?:of|on|in)\s+(?:this|these|our|my)\b)"
+)
 _GRANT = r"\b(?:is|are|be|been|was|were)?\s*(?:(?:freely|also)\s+)?(?:licen[cs]ed|released|available|distributed|published|made\s+available|dedicated|shared|offered|provided|used|reproduced|copied|redistributed|reused)\b[^.;]{0,60}?\bunder\b"
-_BODY_GRANT = re.compile(_SELF + r"[^.;]{0,80}?" + _GRANT, re.I)
+# The same in German, French and Spanish: self-reference, then "steht unter", "lizenziert unter",
+# "sous licence", "mis à disposition selon les termes de la licence", "bajo (la) licencia".
+_SELF_DE = r"\b(?:dies(?:er|e|es|em|en)|unser(?:e|er|es|em|en)?|mein(?:e|er|es|em|en)?|alle|sämtliche)\b(?:\s+[\w'’-]+){0,4}?\s*\b(?:Text|Texte|Inhalt|Inhalte|Artikel|Beitrag|Beiträge|Werk|Werke|Seite|Seiten|Website|Webseite|Webseiten|Internetseite|Blog|Dokument|Dokumente|Dokumentation|Handbuch|Anleitung|Material|Materialien|Veröffentlichung|Bericht|Buch|Wiki)\b"
+_GRANT_DE = r"(?:\b(?:steht|stehen|ist|sind|wird|werden|wurde|wurden)\b[^.;]{0,40}?\bunter\s+(?:der|einer|den|dem|die)\b|\b(?:lizenziert|lizensiert|veröffentlicht|freigegeben|verfügbar)\s+unter\b)"
+_FR_NOUNS = r"(?:contenu|contenus|texte|textes|site|article|articles|billet|billets|page|pages|œuvre|oeuvre|document|documents|documentation|blog|ouvrage|manuel|guide|publication|travail)"
+_SELF_FR = r"(?:\b(?:ce|cet|cette|ces|notre|nos|mon|ma|mes)\s+(?:[\w'’-]+\s+){0,3}?" + _FR_NOUNS + r"\b|\b" + _FR_NOUNS + r"\s+(?:de|du)\s+(?:ce|cet|cette|notre|mon)\b)"
+_GRANT_FR = r"(?:\bsous\s+(?:la\s+|une\s+|les\s+termes\s+de\s+la\s+)?licence\b|\bselon\s+les\s+termes\s+de\s+la\s+licence\b|\b(?:publiée?s?|diffusée?s?|distribuée?s?|placée?s?|disponibles?)\s+sous\b)"
+_ES_NOUNS = r"(?:contenido|contenidos|texto|textos|sitio|web|artículo|artículos|página|páginas|obra|obras|documento|documentos|documentación|blog|entrada|entradas|manual|guía|material|materiales|publicación|trabajo)"
+_SELF_ES = r"(?:\b(?:este|esta|estos|estas|nuestro|nuestra|nuestros|nuestras|mi|mis)\s+(?:[\w'’-]+\s+){0,3}?" + _ES_NOUNS + r"\b|\b" + _ES_NOUNS + r"\s+(?:de|del)\s+(?:este|esta|nuestro|nuestra|mi)\b)"
+_GRANT_ES = r"(?:\bbajo\s+(?:la\s+|una\s+|los\s+términos\s+de\s+la\s+)?licencia\b|\b(?:publicad[oa]s?|distribuid[oa]s?|disponibles?|está|están)\s+bajo\b)"
+# Permission notices name the verb first: "Permission is granted to copy, distribute and/or modify this
+# document under the terms of ..." (GFDL, GPL documentation notices).
+_PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
+_BODY_GRANT = re.compile(
+    "|".join(
+        (
+            _SELF + r"[^.;]{0,80}?" + _GRANT,
+            _PERMISSION,
+            _SELF_DE + r"[^.;]{0,80}?" + _GRANT_DE,
+            _SELF_FR + r"[^.;]{0,80}?" + _GRANT_FR,
+            _SELF_ES + r"[^.;]{0,80}?" + _GRANT_ES,
+        )
+    ),
+    re.I,
+)
 # Footer text: any grant cue (English grant verbs, "permission is granted to copy ... under", the
 # same in German, French, Italian, Spanish and Japanese) or a copyright or licence label.
 _FOOTER_CUES = (
     r"|\b(?:copy|distribute|modify|use|redistribute|reuse)\b[^.;]{0,60}?\bunder\b"
-    r"|\b(?:unter|gemäß)\s+(?:den|der)\s+Bedingungen|\bselon\s+les\s+termes|\bsous\s+(?:les\s+termes|la\s+licence)"
+    r"|\b(?:unter|gemäß)\s+(?:den|der)\s+Bedingungen|\bselon\s+les\s+termes|\bsous\s+(?:les\s+termes|(?:la\s+|une\s+)?licence)"
     r"|\bnei\s+termini|\bsecondo\s+i\s+termini|\bbajo\s+los\s+términos|\bsob\s+os\s+termos|条件の下で|の下で"
+    r"|" + _GRANT_DE + r"|\bmise?s?\s+à\s+disposition\b|" + _GRANT_FR + r"|" + _GRANT_ES
 )
 _ANY_GRANT = re.compile(_GRANT + _FOOTER_CUES + r"|\blicen[cs]e\s*:|©|\(c\)|\bcopyright\b|\bsome\s+rights\s+reserved\b|\bno\s+rights\s+reserved\b", re.I)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z©])")
+_SENTENCE = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z©])")  # not after an initial ("Photo: J. Roe")
 
 
-def _location(el: HtmlElement) -> str:
-    for anc in el.iterancestors():
+# The subject a licence is stated for: the words before its grant ("theme licensed under the MIT
+# License", "code samples are licensed under ..."). A subject that names the page's text (content,
+# text, article, documentation, ...) counts; one that names only something else (theme, code,
+# software, icons, fonts, photos, images, logo, ...) does not; none named (a bare "Licensed under")
+# counts. Site, page, blog and wiki are neutral: "code on this site" is code.
+_TEXT_SUBJECT = re.compile(
+    r"\b(?:content|contents|text|texts|article|articles|post|posts|work|works|document|documents|documentation|docs|material|materials"
+    r"|notes|book|books|guide|guides|tutorial|tutorials|manual|manuals|entry|entries|publication|publications|report|paper|writing|writings"
+    r"|contributions|transcription|essay|essays|prose|lecture|lectures"
+    r"|Inhalt|Inhalte|Texte|Artikel|Beitrag|Beiträge|Werk|Werke|Dokumentation|Handbuch"
+    r"|contenu|contenus|texte|textes|œuvre|oeuvre|contenido|contenidos|texto|textos|artículo|artículos|obra|obras|documentación)\b",
+    re.I,
+)
+_NON_TEXT_SUBJECT = re.compile(
+    r"\b(?:themes?|templates?|skins?|code|codebase|software|programs?|programmes?|apps?|applications?|librar(?:y|ies)|plug-?ins?|extensions?"
+    r"|scripts?|frameworks?|engine|icons?|icon\s+set|fonts?|typefaces?|photos?|photographs?|images?|pictures?|logos?|trademarks?|videos?"
+    r"|audio|music|artworks?|illustrations?"
+    r"|Quellcode|Programme?|Foto|Fotos|Bilder?|Grafiken|Schriftarten?"
+    r"|thème|logiciels?|icônes|código|fotografías|imágenes|logotipos?|iconos)\b",
+    re.I,
+)
+_UNDER = re.compile(r"\b(?:under|unter|sous|bajo|selon|onder)\b", re.I)
+_STRONG_BREAK = re.compile(r"[;|·•]")
+_COPYRIGHT_NOTICE = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^,;:.©]*", re.I)
+
+
+def _subject_ok(text: str, start: int) -> bool:
+    """Whether the licence named at `start` of `text` (a sentence) is stated for the page's text."""
+    region_start = 0
+    for match in _STRONG_BREAK.finditer(text, 0, start):
+        region_start = match.end()
+    for _, end, _ in licences_in_text(text[:start]):
+        region_start = max(region_start, end)  # "X under licence A, and Y under licence B": Y's subject follows A
+    unders = list(_UNDER.finditer(text, region_start, start))
+    region_end = unders[-1].start() if unders else start
+    if len(unders) > 1:
+        region_start = unders[-2].end()
+    # a copyright notice names the rights holder ("© 2024 The Apache Software Foundation"), not the subject
+    region = _COPYRIGHT_NOTICE.sub(" ", text[region_start:region_end])
+    return bool(_TEXT_SUBJECT.search(region)) or not _NON_TEXT_SUBJECT.search(region)
+
+
+def _is_footer(el) -> bool:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag == "footer":
+        # a <footer> is the footer of its nearest sectioning element: inside an <aside> it is the aside's
+        for anc in el.iterancestors():
+            if anc.tag in ("article", "aside", "nav", "section", "body", "blockquote", "figure"):
+                if anc.tag != "aside":
+                    return True
+                break
+    return el.get("role") == "contentinfo" or bool(_FOOTERISH.search(f"{el.get('id') or ''} {el.get('class') or ''}"))
+
+
+def _location(el: HtmlElement, include_self: bool = False) -> str:
+    footer = False
+    for anc in [el, *el.iterancestors()] if include_self else el.iterancestors():
         tag = anc.tag if isinstance(anc.tag, str) else ""
         if tag == "head":
             return "head"
-        if tag == "footer" or anc.get("role") == "contentinfo" or _FOOTERISH.search(f"{anc.get('id') or ''} {anc.get('class') or ''}"):
-            return "footer"
+        if tag in _QUOTING:
+            return "body"  # quoted or embedded material: its footer or credit line is the quoted item's
+        footer = footer or _is_footer(anc)
+    if footer:
+        return "footer"
     return "head" if el.tag in ("link", "meta", "script") and el.getparent() is not None and el.getparent().tag == "head" else "body"
+
+
+def _text_before(block, target) -> str:
+    """The text of `block` that precedes `target` (a descendant), whitespace-normalised."""
+    parts: list[str] = []
+
+    def walk(node) -> bool:
+        if node is target:
+            return True
+        if isinstance(node.tag, str) and node.text:
+            parts.append(node.text)
+        for child in node:
+            if walk(child):
+                return True
+            if child.tail:
+                parts.append(child.tail)
+        return False
+
+    walk(block)
+    return " ".join("".join(parts).split())
+
+
+def _block_of(el):
+    for anc in el.iterancestors():
+        if anc.tag in _BLOCK_TAGS:
+            return anc
+    return None
+
+
+def _link_subject_ok(el) -> bool:
+    """The subject check for a licence link: the sentence before it in its block."""
+    block = _block_of(el)
+    if block is None:
+        return True
+    before = _SENTENCE.split(_text_before(block, el))[-1]
+    text = f"{before} {' '.join(el.text_content().split())}"
+    return _subject_ok(text, len(before) + 1)
 
 
 def _snippet(el) -> str:
@@ -279,8 +456,8 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
         tag = el.tag
         if tag in ("link", "a", "area") or (tag in ("span", "div") and el.get("rel")):
             if _rels(el) & _LICENCE_RELS:
-                if any(a.tag in ("figure", "figcaption") for a in el.iterancestors()):
-                    continue  # the licence of an embedded image or video, not of the page
+                if any(a.tag in _QUOTING or a.tag == "figcaption" for a in el.iterancestors()):
+                    continue  # the licence of an embedded image, video or quotation, not of the page
                 href = el.get("href") or el.get("resource") or el.get("content")
                 spdx = spdx_from_url(href) or spdx_from_text(el.text_content() if tag != "link" else "")
                 spdx = spdx if isinstance(spdx, str) or spdx is None else spdx[0]
@@ -291,7 +468,7 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
                 continue
             if tag == "a":
                 spdx = spdx_from_url(el.get("href"))
-                if spdx and _location(el) == "footer":
+                if spdx and _location(el) == "footer" and _link_subject_ok(el):
                     out.append(Licence(spdx, _snippet(el.getparent() if el.getparent() is not None else el), "footer_link", "footer", "medium"))
         elif tag == "meta":
             name = (el.get("name") or el.get("property") or "").strip().lower()
@@ -323,17 +500,25 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
         text = " ".join(block.text_content().split())
         if not text or not _KEYWORDS.search(text):
             continue
-        location = "footer" if block.tag == "footer" or _FOOTERISH.search(f"{block.get('id') or ''} {block.get('class') or ''}") else _location(block)
+        location = _location(block, include_self=True)
+        # links to a licence URL whose text names it without a version ("the Creative Commons Attribution License")
+        links = [(t, spdx_from_url(a.get("href"))) for a in block.iter("a") if (t := " ".join(a.text_content().split()))]
+        links = [(t, spdx) for t, spdx in links if spdx]
         for sentence in _SENTENCE.split(text):
-            found = spdx_from_text(sentence)
-            if found is None:
-                continue
-            spdx, position = found
-            before = sentence[: position + 1]
-            if location == "footer" and _ANY_GRANT.search(sentence):
-                out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", "footer", "medium"))
-            elif _BODY_GRANT.search(before):
-                out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", location, "low" if location == "body" else "medium"))
+            found = licences_in_text(sentence)
+            for link_text, spdx in links:
+                at = sentence.find(link_text)
+                if at >= 0 and not any(start < at + len(link_text) and at < end for start, end, _ in found):
+                    found.append((at, at + len(link_text), spdx))
+            for position, _, spdx in sorted(found):
+                before = sentence[: position + 1]
+                if location == "footer":
+                    granted = bool(_ANY_GRANT.search(sentence))
+                else:
+                    granted = bool(_BODY_GRANT.search(before))
+                if granted and _subject_ok(sentence, position):
+                    out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", location, "low" if location == "body" else "medium"))
+                    break
     return out
 
 

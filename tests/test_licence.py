@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
-from licence_eval import evaluate, evaluate_blind
+from licence_eval import evaluate, evaluate_blind, evaluate_blind2
 
 from filters.licence import detect_licence, spdx_from_text, spdx_from_url
 
@@ -26,6 +26,12 @@ from filters.licence import detect_licence, spdx_from_text, spdx_from_url
         ("https://licensebuttons.net/p/zero/1.0/88x31.png", "CC0-1.0"),
         ("https://www.gnu.org/licenses/gpl-3.0.html", "GPL-3.0-or-later"),
         ("https://www.apache.org/licenses/LICENSE-2.0", "Apache-2.0"),
+        ("https://www.nationalarchives.gov.uk/doc/open-government-licence/version/2/", "OGL-UK-2.0"),
+        ("http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3", "OGL-UK-3.0"),
+        ("https://www.nationalarchives.gov.uk/doc/open-government-licence/", None),  # no version
+        ("https://www.govdata.de/dl-de/by-2-0", "DL-DE-BY-2.0"),
+        ("https://www.govdata.de/dl-de/zero-2-0", "DL-DE-ZERO-2.0"),
+        ("https://www.gnu.org/copyleft/fdl.html", None),  # no version
         ("https://creativecommons.org/about/cclicenses/", None),
         ("/terms-of-use", None),
     ],
@@ -46,6 +52,24 @@ def test_spdx_from_url(url, spdx):
         ("GNU Free Documentation License, Version 1.3 or any later version", "GFDL-1.3-or-later"),
         ("the Apache License, Version 2.0", "Apache-2.0"),
         ("Python Software Foundation License Version 2", "PSF-2.0"),
+        ("Creative Commons BY-NC 4.0", "CC-BY-NC-4.0"),
+        ("Creative Commons BY-SA 3.0 Unported", "CC-BY-SA-3.0"),
+        ("CC BY 3.0 Unported", "CC-BY-3.0"),
+        ("License: CC-BY-SA-4.0", "CC-BY-SA-4.0"),
+        ("the GNU Free Documentation License 1.2 or later", "GFDL-1.2-or-later"),
+        ("GNU Free Documentation License, version 1.3", "GFDL-1.3-only"),
+        ("GFDL 1.3 or later", "GFDL-1.3-or-later"),
+        ("GFDL-1.2-or-later", "GFDL-1.2-or-later"),
+        ("the Open Government Licence v3.0", "OGL-UK-3.0"),
+        ("Open Government Licence, version 2.0", "OGL-UK-2.0"),
+        ("Open Government License v1.0", "OGL-UK-1.0"),
+        ("the Open Government Licence – Canada", None),  # a different licence
+        ("the Open Government Licence", None),  # no version
+        ("Datenlizenz Deutschland – Namensnennung – Version 2.0", "DL-DE-BY-2.0"),
+        ("Datenlizenz Deutschland Zero 2.0", "DL-DE-ZERO-2.0"),
+        ("Data licence Germany – attribution – version 2.0", "DL-DE-BY-2.0"),
+        ("dl-de/by-2-0", "DL-DE-BY-2.0"),
+        ("see https://creativecommons.org/licenses/by-nc/4.0/ for the terms", "CC-BY-NC-4.0"),
         ("CC BY-SA", None),  # no version: not an SPDX id
         ("the GNU General Public License", None),
     ],
@@ -67,9 +91,112 @@ def test_rel_beats_footer_beats_body_and_evidence_is_bounded():
     assert detect_licence(None) is None
 
 
+def _detect(body: str):
+    found = detect_licence(lxml.html.document_fromstring(f"<html><body><main><h1>Notes</h1><p>Some text.</p></main>{body}</body></html>"))
+    return found.spdx if found else None
+
+
+# A licence stated for a subject that is not the page's text does not count; one stated for the
+# content, text, article, documentation (or with no subject named) does.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ("<footer><p>Built with Hugo (template licensed under the MIT License).</p></footer>", None),
+        ("<footer><p>Site theme licensed under the MIT License.</p></footer>", None),
+        ("<footer><p>Icons by Ana, licensed under CC BY 4.0.</p></footer>", None),
+        ("<footer><p>Header photo: J. Roe, released under CC BY 2.0.</p></footer>", None),
+        ("<footer><p>Fonts and logo are licensed under the Apache License, Version 2.0.</p></footer>", None),
+        ('<footer><p>Source code on this site is licensed under the <a href="https://opensource.org/licenses/MIT">MIT License</a>.</p></footer>', None),
+        ("<article><p>This software is licensed under the GNU General Public License version 3.</p></article>", None),
+        ("<footer><p>Code licensed under the MIT License; content licensed under CC BY 4.0.</p></footer>", "CC-BY-4.0"),
+        ('<footer><p>Theme by X, licensed under the MIT License. Text and photos licensed under <a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA 4.0</a>.</p></footer>', "CC-BY-SA-4.0"),
+        ("<footer><p>&copy; 2024 Example Software Foundation, licensed under the Apache License, Version 2.0.</p></footer>", "Apache-2.0"),
+        ("<footer><p>Documentation licensed under CC BY-SA 4.0; code samples under the MIT License.</p></footer>", "CC-BY-SA-4.0"),
+        ("<footer><p>Licensed under CC BY-NC 4.0.</p></footer>", "CC-BY-NC-4.0"),
+        ("<section><p>The text of this course is licensed under CC BY 4.0, while the software that renders it is MIT licensed.</p></section>", "CC-BY-4.0"),
+    ],
+)
+def test_licence_subject_must_be_the_page_text(body, spdx):
+    assert _detect(body) == spdx
+
+
+# A <footer> (or credit box) inside quoted or embedded material is the quoted item's, not the page's;
+# a <footer> inside an <aside> is the aside's.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ('<blockquote><p>Quoted lines.</p><footer>From "Sea Book", published under <a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA 4.0</a></footer></blockquote>', None),
+        ('<figure><img src="a.jpg"><footer>Licensed under <a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a></footer></figure>', None),
+        ('<p>The poet marks her poems <q><a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a></q>.</p>', None),
+        ('<aside class="related"><footer>Released under <a href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC 4.0</a></footer></aside>', None),
+        ('<footer><p>Released under <a href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC 4.0</a></p></footer>', "CC-BY-NC-4.0"),
+        ('<article><footer>This post is licensed under <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>.</footer></article>', "CC-BY-4.0"),
+    ],
+)
+def test_footer_of_quoted_or_embedded_material_is_not_the_page_footer(body, spdx):
+    assert _detect(body) == spdx
+
+
+# Grant sentences in German, French and Spanish, in the body (self-reference needed) and in the footer.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ("<article><p>Dieser Beitrag steht unter der Lizenz CC BY 4.0.</p></article>", "CC-BY-4.0"),
+        ("<article><p>Alle Inhalte dieses Blogs sind lizenziert unter CC BY-SA 4.0.</p></article>", "CC-BY-SA-4.0"),
+        ("<footer><p>Inhalte veröffentlicht unter CC BY-NC 4.0.</p></footer>", "CC-BY-NC-4.0"),
+        ("<article><p>Ce billet est publié sous licence CC BY-SA 4.0.</p></article>", "CC-BY-SA-4.0"),
+        ("<footer><p>Les textes sont mis à disposition selon les termes de la licence Creative Commons BY 4.0.</p></footer>", "CC-BY-4.0"),
+        ("<article><p>El contenido de este sitio está bajo una licencia Creative Commons BY-NC-SA 4.0.</p></article>", "CC-BY-NC-SA-4.0"),
+        ("<footer><p>Publicado bajo licencia CC BY 4.0.</p></footer>", "CC-BY-4.0"),
+        # licences discussed, not granted for this page
+        ("<article><p>Die Inhalte der Wikipedia stehen unter der Lizenz CC BY-SA 4.0.</p><p>Der Linux-Kernel steht unter der GNU General Public License Version 2.</p></article>", None),
+        ("<article><p>Les articles de Wikipédia sont sous licence CC BY-SA 4.0.</p></article>", None),
+        ("<article><p>Los artículos de Wikipedia están bajo la licencia CC BY-SA 4.0.</p></article>", None),
+    ],
+)
+def test_grants_in_german_french_spanish(body, spdx):
+    assert _detect(body) == spdx
+
+
+# Body grants: the permission-notice order ("permission ... to copy ... this document under"),
+# "the content of this ...", and a grant whose licence is named by its link or written-out URL.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ("<div><p>Permission is granted to copy and distribute this manual under the terms of the GNU Free Documentation License, Version 1.2 or any later version.</p></div>", "GFDL-1.2-or-later"),
+        ("<blockquote><p>Permission is granted to copy, distribute and/or modify this document under the terms of the GFDL 1.3 or later.</p></blockquote>", "GFDL-1.3-or-later"),
+        ("<section><p>The content of this repository is licensed under CC BY 4.0.</p></section>", "CC-BY-4.0"),
+        ('<div class="copyright-box"><p>This article is distributed under the terms of the <a href="https://creativecommons.org/licenses/by-nc/4.0/">Creative Commons Attribution-NonCommercial License</a>.</p></div>', "CC-BY-NC-4.0"),
+        ("<div><p>This paper is published under the terms of the CC BY licence (https://creativecommons.org/licenses/by/4.0/).</p></div>", "CC-BY-4.0"),
+        ("<article><p>This release is published under the Open Government Licence v3.0.</p></article>", None),  # "release" is no self-reference
+        ("<article><p>This report is published under the Open Government Licence v3.0.</p></article>", "OGL-UK-3.0"),
+        ("<article><p>Government data is often published under the Open Government Licence v3.0.</p></article>", None),
+        ("<article><p>You may copy the GNU manuals under the GNU Free Documentation License 1.3.</p></article>", None),
+        ('<article><p>Many datasets are published under <a href="https://creativecommons.org/licenses/by/4.0/">CC BY</a>.</p></article>', None),
+    ],
+)
+def test_body_grant_forms(body, spdx):
+    assert _detect(body) == spdx
+
+
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ('<footer><a rel="license" href="https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/">OGL</a></footer>', "OGL-UK-3.0"),
+        ('<footer><p>Content available under the <a href="https://www.nationalarchives.gov.uk/doc/open-government-licence/version/2/">Open Government Licence</a>.</p></footer>', "OGL-UK-2.0"),
+        ('<footer><p>Inhalte unter der <a href="https://www.govdata.de/dl-de/zero-2-0">Datenlizenz Deutschland Zero</a>.</p></footer>', "DL-DE-ZERO-2.0"),
+        ("<footer><p>Die Inhalte stehen unter der Datenlizenz Deutschland – Namensnennung – Version 2.0.</p></footer>", "DL-DE-BY-2.0"),
+        ('<footer><p>Content is available under <a href="https://www.gnu.org/copyleft/fdl.html">GNU Free Documentation License 1.2 or later</a>.</p></footer>', "GFDL-1.2-or-later"),
+        ('<footer><p>Content is available under <a href="https://www.gnu.org/copyleft/fdl.html">GNU Free Documentation License</a>.</p></footer>', None),
+    ],
+)
+def test_ogl_dl_de_and_gfdl_in_the_footer(body, spdx):
+    assert _detect(body) == spdx
+
+
 def test_labelled_pages_precision_and_recall(capsys):
-    # the sets the thresholds were set on (snippets, demo_site); the blind set is scored separately
-    result = evaluate(include_blind=False)
+    # the sets the thresholds were set on (snippets, demo_site); the blind sets are scored separately
+    result = evaluate(include_blind=False, include_blind2=False)
     with capsys.disabled():
         print("\nlicence detection on tests/data/licence/:\n" + result.summary())
     wrong = [(c.id, c.expected, c.predicted) for c in result.cases if c.predicted is not None and c.predicted != c.expected]
@@ -85,3 +212,12 @@ def test_blind_set_is_scored(capsys):
         print("\nlicence detection on the blind set:\n" + result.summary().splitlines()[2])
     assert result.cases and {c.set for c in result.cases} == {"blind"}
     assert 0.0 <= result.precision("blind") <= 1.0 and 0.0 <= result.recall("blind") <= 1.0
+
+
+def test_blind2_set_is_scored(capsys):
+    # blind2.yaml, a second set labelled blind to the detector and the earlier sets: report, assert no thresholds
+    result = evaluate_blind2()
+    with capsys.disabled():
+        print("\nlicence detection on the blind2 set:\n" + result.summary().splitlines()[3])
+    assert result.cases and {c.set for c in result.cases} == {"blind2"}
+    assert 0.0 <= result.precision("blind2") <= 1.0 and 0.0 <= result.recall("blind2") <= 1.0
