@@ -9,25 +9,35 @@ high    an explicit machine-readable statement: `<link rel=license>`, `<a rel=li
         own item (not of an ImageObject, VideoObject or other media item).
 medium  in the page's footer or legal notice (`<footer>`, role=contentinfo, or an ancestor whose
         id/class names footer, colophon, site-info, copyright, legal or licen[cs]e): a link or badge
-        to a known licence URL, or a licence named in a sentence that grants it.
+        to a known licence URL, or a licence named in a sentence that grants it. Anywhere: a labelled
+        metadata box, a label that is only "Licence" / "License" / "Lizenz" (heading, <dt>, <th>, <strong>)
+        followed by a link to a content licence (not a software licence), e.g. the "Licence" box of a
+        repository item page or a blog sidebar widget; labels with different licences on one page give none.
 low     in the body: a licence named in a sentence that grants it *for this page*: a self-reference
         ("this document", "this work", "content on this site", "our articles", ...) before a grant
         verb with "under" ("is licensed under", "may be used under the terms of", "available under"),
         a permission notice ("permission is granted to copy ... this document under"), and the same
         in German, French and Spanish ("Dieser Text steht unter der Lizenz", "le contenu de ce site
         est sous licence", "este sitio está bajo la licencia"). A licence link or written-out licence
-        URL in such a sentence names the licence. A bare link or mention in the body (an article
+        URL in such a sentence names the licence. A copular statement counts too: the self-reference is
+        the subject and the licence name (with its version) directly follows "is/are" ("the text of this
+        post is CC BY 4.0 International"). A bare link or mention in the body (an article
         about Creative Commons) is not a grant.
-Footer and text rules also need the licence to be stated for the page's text: "theme / code /
+Text is read in runs between block boundaries, so a sentence in a block that (malformed markup) holds
+another block is still read. Footer and text rules also need the licence to be stated for the page's text: "theme / code /
 software / icons / fonts / photos / logo ... licensed under X" does not count, "content / text /
-documentation ... licensed under X" (or no subject: "Licensed under X") does. A <footer> or credit
+documentation ... licensed under X" (or no subject: "Licensed under X") does. The head noun decides:
+"code samples in this tutorial" is code (a locative "in/on this X" only says where the subject is). A
+software licence (MIT, Apache, GPL, ...) in a sidebar with no text subject is a package's licence (the
+sidebar of a documentation generator), not the page's. A <footer> or credit
 box inside <blockquote>, <q> or <figure> belongs to the quoted item, a <footer> inside <aside> to
 the aside: neither is the page footer.
 
 Licence names: Creative Commons URLs, badges and names map to SPDX ids with version and port
 (`CC-BY-SA-4.0`, `CC-BY-3.0-DE`, `CC0-1.0`, `CC-PDM-1.0`); ports the SPDX list lacks become
 `LicenseRef-CC-...`. GPL, LGPL, GFDL (versioned), Apache-2.0, MIT, PSF-2.0, the UK Open Government
-Licence (OGL-UK-1.0/2.0/3.0) and Datenlizenz Deutschland (DL-DE-BY-2.0, DL-DE-ZERO-2.0) are
+Licence (OGL-UK-1.0/2.0/3.0), Datenlizenz Deutschland (DL-DE-BY-2.0, DL-DE-ZERO-2.0) and Etalab's Licence
+Ouverte 2.0 (etalab-2.0) are
 recognised by URL and by name. A name without a version (a bare "GNU GPL") is not mapped. When a page yields several
 candidates the most confident wins, then head over footer over body, then the first in the page.
 """
@@ -69,7 +79,7 @@ _SPDX_CC_VERSIONS = {
 class Licence:
     spdx: str
     evidence: str  # the matched markup or sentence, at most MAX_EVIDENCE characters
-    source: str  # link_header | link_rel | a_rel | ccrel | meta | json_ld | footer_link | text
+    source: str  # link_header | link_rel | a_rel | ccrel | meta | json_ld | footer_link | label_link | text
     location: str  # header (HTTP) | head | footer | body
     confidence: str  # high | medium | low
 
@@ -92,6 +102,10 @@ _OTHER_URLS = (
     # UK Open Government Licence (The National Archives) and Datenlizenz Deutschland (GovData), versioned URLs only.
     (re.compile(r"nationalarchives\.gov\.uk/doc/open-government-licen[cs]e/version/([123])(?![\d])", re.I), "OGL-UK-{}.0"),
     (re.compile(r"govdata\.de/dl-de/(by|zero)-2-0(?![\d])", re.I), "DL-DE-{}-2.0"),
+    # Etalab Licence Ouverte 2.0: its text in the etalab/licence-ouverte repository (which holds only 2.0)
+    # and the versioned PDF; the versionless page etalab.gouv.fr/licence-ouverte-open-licence is not mapped.
+    (re.compile(r"github\.com/etalab/licence-ouverte/(?:blob|raw)/[^/\s]+/(?:LO|open-licence)\.md", re.I), "etalab-2.0"),
+    (re.compile(r"etalab\.gouv\.fr/\S*?(?:Licence-Ouverte|Open-Licence)-v2[.-]0\.pdf", re.I), "etalab-2.0"),
 )
 
 
@@ -164,6 +178,13 @@ _DL_DE_NAME = re.compile(
     r"|\bdl-de[/-](by|zero)-2[-.]0\b",
     re.I,
 )
+# Etalab Licence Ouverte / Open Licence version 2.0 (France), "licence etalab-2.0"; 1.0 is not on the SPDX list.
+_ETALAB_NAME = re.compile(
+    r"\b(?:Licence\s+Ouverte(?:\s*[/–-]\s*Open\s+Licen[cs]e)?(?:\s+(?:d['’]\s*)?Etalab)?|Open\s+Licen[cs]e\s+Etalab"
+    r"|(?:Licen[cs]e\s+|Open\s+Licen[cs]e\s+)?Etalab(?:\s+Open\s+Licen[cs]e|\s+Licence\s+Ouverte)?)"
+    r"\s*,?\s*(?:(?:version|v\.?)\s*2(?:\.0)?|2\.0|-2\.0)(?![\d.]*\d)",
+    re.I,
+)
 _OTHER_NAMES = (
     (re.compile(r"\bApache\s+Licen[cs]e,?\s*(?:Version\s*|v)2\.0\b|\bApache[\s-]2\.0\s+licen[cs]e", re.I), "Apache-2.0"),
     (re.compile(r"\b(?:the\s+)?MIT\s+Licen[cs]e\b|\bMIT[\s-]licen[cs]ed\b", re.I), "MIT"),
@@ -172,7 +193,7 @@ _OTHER_NAMES = (
 _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1"}
 
 
-_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de)/\S+", re.I)
+_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr)/\S+", re.I)
 
 
 def licences_in_text(text: str) -> list[tuple[int, int, str]]:
@@ -203,6 +224,8 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
     for match in _DL_DE_NAME.finditer(text):
         kind = (match.group(1) or match.group(2)).lower()
         found.append((match.start(), match.end(), "DL-DE-ZERO-2.0" if kind == "zero" else "DL-DE-BY-2.0"))
+    for match in _ETALAB_NAME.finditer(text):
+        found.append((match.start(), match.end(), "etalab-2.0"))
     for pattern, spdx in _OTHER_NAMES:
         for match in pattern.finditer(text):
             found.append((match.start(), match.end(), spdx))
@@ -236,13 +259,13 @@ _BLOCK_TAGS = frozenset(
 )
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
-    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|//",
+    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|//",
     re.I,
 )
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
 # The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
 # this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
-_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes)"
+_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay)"
 _SELF = (
     r"(?:\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b" + _SELF_NOUNS + r"\b"
     r"|\b(?:content|contents|text|texts|material|materials|documentation)\s+(?:of|on|in)\s+(?:this|these|our|my)\b)"
@@ -254,10 +277,14 @@ _SELF_DE = r"\b(?:dies(?:er|e|es|em|en)|unser(?:e|er|es|em|en)?|mein(?:e|er|es|e
 _GRANT_DE = r"(?:\b(?:steht|stehen|ist|sind|wird|werden|wurde|wurden)\b[^.;]{0,40}?\bunter\s+(?:der|einer|den|dem|die)\b|\b(?:lizenziert|lizensiert|veröffentlicht|freigegeben|verfügbar)\s+unter\b)"
 _FR_NOUNS = r"(?:contenu|contenus|texte|textes|site|article|articles|billet|billets|page|pages|œuvre|oeuvre|document|documents|documentation|blog|ouvrage|manuel|guide|publication|travail)"
 _SELF_FR = r"(?:\b(?:ce|cet|cette|ces|notre|nos|mon|ma|mes)\s+(?:[\w'’-]+\s+){0,3}?" + _FR_NOUNS + r"\b|\b" + _FR_NOUNS + r"\s+(?:de|du)\s+(?:ce|cet|cette|notre|mon)\b)"
-_GRANT_FR = r"(?:\bsous\s+(?:la\s+|une\s+|les\s+termes\s+de\s+la\s+)?licence\b|\bselon\s+les\s+termes\s+de\s+la\s+licence\b|\b(?:publiée?s?|diffusée?s?|distribuée?s?|placée?s?|disponibles?)\s+sous\b)"
+_GRANT_FR = r"(?:\bsous\s+(?:la\s+|une\s+|les\s+termes\s+de\s+la\s+)?licence\b|\bselon\s+les\s+(?:termes|conditions)\s+de\s+la(?:\s+licence)?\b|\b(?:publiée?s?|diffusée?s?|distribuée?s?|placée?s?|disponibles?)\s+sous\b)"
 _ES_NOUNS = r"(?:contenido|contenidos|texto|textos|sitio|web|artículo|artículos|página|páginas|obra|obras|documento|documentos|documentación|blog|entrada|entradas|manual|guía|material|materiales|publicación|trabajo)"
 _SELF_ES = r"(?:\b(?:este|esta|estos|estas|nuestro|nuestra|nuestros|nuestras|mi|mis)\s+(?:[\w'’-]+\s+){0,3}?" + _ES_NOUNS + r"\b|\b" + _ES_NOUNS + r"\s+(?:de|del)\s+(?:este|esta|nuestro|nuestra|mi)\b)"
 _GRANT_ES = r"(?:\bbajo\s+(?:la\s+|una\s+|los\s+términos\s+de\s+la\s+)?licencia\b|\b(?:publicad[oa]s?|distribuid[oa]s?|disponibles?|está|están)\s+bajo\b)"
+# A copular statement: the self-reference is the subject and the licence (named with its version) the
+# complement, "the text of this post is CC BY 4.0 International", "these notes are CC0 1.0". Read on the
+# sentence up to the licence name, so the name must follow the copula directly.
+_COPULA = re.compile(_SELF + r"[^.;:]{0,40}?\b(?:is|are)\s+(?:(?:also|now|all)\s+)?$", re.I)
 # Permission notices name the verb first: "Permission is granted to copy, distribute and/or modify this
 # document under the terms of ..." (GFDL, GPL documentation notices).
 _PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
@@ -293,17 +320,24 @@ _SENTENCE = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z©])")  # not after a
 _TEXT_SUBJECT = re.compile(
     r"\b(?:content|contents|text|texts|article|articles|post|posts|work|works|document|documents|documentation|docs|material|materials"
     r"|notes|book|books|guide|guides|tutorial|tutorials|manual|manuals|entry|entries|publication|publications|report|paper|writing|writings"
-    r"|contributions|transcription|essay|essays|prose|lecture|lectures"
+    r"|contributions|transcription|essay|essays|prose|lecture|lectures|newsletter|newsletters|chapter|chapters|lesson|lessons|course|courses"
     r"|Inhalt|Inhalte|Texte|Artikel|Beitrag|Beiträge|Werk|Werke|Dokumentation|Handbuch"
     r"|contenu|contenus|texte|textes|œuvre|oeuvre|contenido|contenidos|texto|textos|artículo|artículos|obra|obras|documentación)\b",
     re.I,
 )
 _NON_TEXT_SUBJECT = re.compile(
     r"\b(?:themes?|templates?|skins?|code|codebase|software|programs?|programmes?|apps?|applications?|librar(?:y|ies)|plug-?ins?|extensions?"
-    r"|scripts?|frameworks?|engine|icons?|icon\s+set|fonts?|typefaces?|photos?|photographs?|images?|pictures?|logos?|trademarks?|videos?"
+    r"|scripts?|frameworks?|engine|icons?|icon\s+set|fonts?|typefaces?|photos?|photographs?|images?|pictures?|screenshots?|diagrams?|logos?|trademarks?|videos?"
     r"|audio|music|artworks?|illustrations?"
     r"|Quellcode|Programme?|Foto|Fotos|Bilder?|Grafiken|Schriftarten?"
     r"|thème|logiciels?|icônes|código|fotografías|imágenes|logotipos?|iconos)\b",
+    re.I,
+)
+# "Code samples in this tutorial", "photos on this blog": the locative phrase names where the subject is,
+# the head noun before it what is licensed. The phrase is left out of the subject region.
+_LOCATIVE = re.compile(
+    r"\b(?:in|on|within|throughout|from|accompanying)\s+(?:this|these|that|our|my|the|all|each|every)\b"
+    r"(?:\s+(?!(?:is|are|was|were|be|been|and|or|as|licen[cs]ed|released|available|published|distributed|made)\b)[\w'’-]+){1,3}",
     re.I,
 )
 _UNDER = re.compile(r"\b(?:under|unter|sous|bajo|selon|onder)\b", re.I)
@@ -311,8 +345,8 @@ _STRONG_BREAK = re.compile(r"[;|·•]")
 _COPYRIGHT_NOTICE = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^,;:.©]*", re.I)
 
 
-def _subject_ok(text: str, start: int) -> bool:
-    """Whether the licence named at `start` of `text` (a sentence) is stated for the page's text."""
+def _subject_region(text: str, start: int) -> str:
+    """The words that name what the licence at `start` of `text` (a sentence) is stated for."""
     region_start = 0
     for match in _STRONG_BREAK.finditer(text, 0, start):
         region_start = match.end()
@@ -324,7 +358,33 @@ def _subject_ok(text: str, start: int) -> bool:
         region_start = unders[-2].end()
     # a copyright notice names the rights holder ("© 2024 The Apache Software Foundation"), not the subject
     region = _COPYRIGHT_NOTICE.sub(" ", text[region_start:region_end])
+    return _LOCATIVE.sub(" ", region)
+
+
+def _subject_ok(text: str, start: int) -> bool:
+    """Whether the licence named at `start` of `text` (a sentence) is stated for the page's text."""
+    region = _subject_region(text, start)
     return bool(_TEXT_SUBJECT.search(region)) or not _NON_TEXT_SUBJECT.search(region)
+
+
+# Software licences. In a sidebar (the package box of a documentation generator: pkgdown's "License: MIT +
+# file LICENSE", a PyPI- or npm-style "License MIT") a software licence is the package's, unless the page's
+# text is named as its subject ("Documentation licensed under the Apache License 2.0").
+_SOFTWARE_SPDX = re.compile(r"^(?:MIT|Apache-|GPL-|LGPL-|AGPL-|PSF-)")
+_SIDEBARISH = re.compile(r"side-?bar|sidenav|\baside\b", re.I)
+
+
+def _in_sidebar(el) -> bool:
+    return any(
+        a.tag == "aside" or bool(_SIDEBARISH.search(f"{a.get('id') or ''} {a.get('class') or ''}"))
+        for a in [el, *el.iterancestors()]
+        if isinstance(a.tag, str)
+    )
+
+
+def _package_licence(spdx: str, el, text: str, start: int) -> bool:
+    """Whether a software licence stated at `start` of `text` in element `el` is a sidebar package licence."""
+    return bool(_SOFTWARE_SPDX.match(spdx)) and _in_sidebar(el) and not _TEXT_SUBJECT.search(_subject_region(text, start))
 
 
 def _is_footer(el) -> bool:
@@ -380,14 +440,18 @@ def _block_of(el):
     return None
 
 
+def _link_sentence(el) -> tuple[str, int]:
+    """The sentence of a licence link up to its text, and where the link text starts in it."""
+    block = _block_of(el)
+    before = _SENTENCE.split(_text_before(block, el))[-1] if block is not None else ""
+    return f"{before} {' '.join(el.text_content().split())}", len(before) + 1
+
+
 def _link_subject_ok(el) -> bool:
     """The subject check for a licence link: the sentence before it in its block."""
-    block = _block_of(el)
-    if block is None:
+    if _block_of(el) is None:
         return True
-    before = _SENTENCE.split(_text_before(block, el))[-1]
-    text = f"{before} {' '.join(el.text_content().split())}"
-    return _subject_ok(text, len(before) + 1)
+    return _subject_ok(*_link_sentence(el))
 
 
 def _snippet(el) -> str:
@@ -432,19 +496,100 @@ def _json_ld_licences(data, depth: int = 0):
             yield from _json_ld_licences(data[key], depth + 1)
 
 
-def _leaf_blocks(root: HtmlElement):
-    """Block elements with no block element inside: the units sentences are read from."""
-    has_block_child: set = set()
-    blocks = []
-    for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in _BLOCK_TAGS:
-            blocks.append(el)
-            parent = el.getparent()
-            while parent is not None and parent not in has_block_child:
-                has_block_child.add(parent)
-                parent = parent.getparent()
-    return [b for b in blocks if b not in has_block_child]
+def _inline_text(el) -> str:
+    """The text of an inline element up to the first block inside it (malformed markup), whitespace-normalised."""
+    parts: list[str] = []
+
+    def walk(node) -> bool:
+        if isinstance(node.tag, str) and node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag in _BLOCK_TAGS:
+                return True
+            if walk(child):
+                return True
+            if child.tail:
+                parts.append(child.tail)
+        return False
+
+    walk(el)
+    return " ".join("".join(parts).split())
+
+
+def _text_runs(root: HtmlElement):
+    """(block, text, links) for every run of text between block boundaries: the units sentences are
+    read from. A block with no block inside is one run; a block with blocks inside (a <p> that malformed
+    markup left holding the next <p>, a <div> with bare text beside its paragraphs) also gives the runs
+    of its own text before, between and after them, so no sentence is lost and none joins text across a
+    block boundary. `links` are the <a> elements of the run."""
+    for block in root.iter():
+        if not (isinstance(block.tag, str) and block.tag in _BLOCK_TAGS):
+            continue
+        parts: list[str] = []
+        links: list = []
+        stack = [(block, False)]  # (node, after): node's text and children, then (for inline nodes) its tail
+        while stack:
+            node, after = stack.pop()
+            if after:
+                if node.tail:
+                    parts.append(node.tail)
+                continue
+            if node is not block and isinstance(node.tag, str) and node.tag in _BLOCK_TAGS:
+                # a block inside: it ends the run, and is read as a block of its own
+                if text := " ".join("".join(parts).split()):
+                    yield block, text, links
+                parts, links = [], []
+                stack.append((node, True))
+                continue
+            if node is not block:
+                stack.append((node, True))
+            if not isinstance(node.tag, str):
+                continue  # a comment or processing instruction: only its tail is text
+            if node.tag == "a":
+                links.append(node)
+            if node.text:
+                parts.append(node.text)
+            stack.extend((child, False) for child in reversed(node))
+        if text := " ".join("".join(parts).split()):
+            yield block, text, links
+
+
+# A labelled metadata box: a label that is only the word "Licence" (a heading, <dt>, <th>, <strong> ...)
+# and, as its value, a link to a content licence: "<h3>Licence</h3><a href=.../by/4.0/>CC BY 4.0</a>" on
+# a repository item page, "<dt>License</dt><dd><a ...>", a blog sidebar widget "Licence" holding a badge.
+_LICENCE_LABEL = re.compile(r"^(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)\s*:?$", re.I)
+_LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "strong", "b", "label", "span", "p", "div")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "th"})
+
+
+def _label_value_link(label):
+    """The first licence link (or badge) among the (at most three) elements that follow a label, before the next label."""
+    for n, sibling in enumerate(label.itersiblings()):
+        if n >= 3 or not isinstance(sibling.tag, str) or sibling.tag == label.tag or sibling.tag in _HEADINGS:
+            return None
+        for el in sibling.iter("a", "img"):
+            spdx = spdx_from_url(el.get("href") if el.tag == "a" else el.get("src"))
+            if spdx:
+                return el, spdx
+    return None
+
+
+def _labelled_licences(tree: HtmlElement) -> list[Licence]:
+    """Licences given as the value of a "Licence" label. Software licences (a package's metadata) do not
+    count, nor do labels in quoted or embedded material; labels with different licences (a list of items,
+    each with its own) give none."""
+    found = []
+    for label in tree.iter(*_LABEL_TAGS):
+        if not _LICENCE_LABEL.match(" ".join(label.text_content().split())):
+            continue
+        value = _label_value_link(label)
+        if value is None or _SOFTWARE_SPDX.match(value[1]):
+            continue
+        if any(a.tag in _QUOTING or a.tag == "figcaption" for a in label.iterancestors()):
+            continue
+        parent = label.getparent()
+        found.append(Licence(value[1], _snippet(parent if parent is not None else label), "label_link", _location(value[0]), "medium"))
+    return found if len({f.spdx for f in found}) == 1 else []
 
 
 def candidates(tree: HtmlElement | None) -> list[Licence]:
@@ -468,7 +613,7 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
                 continue
             if tag == "a":
                 spdx = spdx_from_url(el.get("href"))
-                if spdx and _location(el) == "footer" and _link_subject_ok(el):
+                if spdx and _location(el) == "footer" and _link_subject_ok(el) and not _package_licence(spdx, el, *_link_sentence(el)):
                     out.append(Licence(spdx, _snippet(el.getparent() if el.getparent() is not None else el), "footer_link", "footer", "medium"))
         elif tag == "meta":
             name = (el.get("name") or el.get("property") or "").strip().lower()
@@ -490,19 +635,19 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
             # A badge image inside a link to a licence is handled by the link; a bare badge in the footer counts.
             spdx = spdx_from_url(el.get("src"))
             parent = el.getparent()
-            if spdx and (parent is None or parent.tag != "a") and _location(el) == "footer":
+            if spdx and (parent is None or parent.tag != "a") and _location(el) == "footer" and not _package_licence(spdx, el, "", 0):
                 out.append(Licence(spdx, _snippet(el), "footer_link", "footer", "medium"))
 
+    out.extend(_labelled_licences(tree))
     body = tree.find(".//body") if tree.tag != "body" else tree
     if body is None or not _KEYWORDS.search(body.text_content() or ""):
         return out
-    for block in _leaf_blocks(body):
-        text = " ".join(block.text_content().split())
-        if not text or not _KEYWORDS.search(text):
+    for block, text, run_links in _text_runs(body):
+        if not _KEYWORDS.search(text):
             continue
         location = _location(block, include_self=True)
         # links to a licence URL whose text names it without a version ("the Creative Commons Attribution License")
-        links = [(t, spdx_from_url(a.get("href"))) for a in block.iter("a") if (t := " ".join(a.text_content().split()))]
+        links = [(t, spdx_from_url(a.get("href"))) for a in run_links if (t := _inline_text(a))]
         links = [(t, spdx) for t, spdx in links if spdx]
         for sentence in _SENTENCE.split(text):
             found = licences_in_text(sentence)
@@ -516,7 +661,8 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
                     granted = bool(_ANY_GRANT.search(sentence))
                 else:
                     granted = bool(_BODY_GRANT.search(before))
-                if granted and _subject_ok(sentence, position):
+                granted = granted or bool(_COPULA.search(sentence[:position]))
+                if granted and _subject_ok(sentence, position) and not _package_licence(spdx, block, sentence, position):
                     out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", location, "low" if location == "body" else "medium"))
                     break
     return out

@@ -172,7 +172,7 @@ def _curation_schemas() -> dict[str, pa.Schema]:
         # The licence the page states for itself (filters.licence).
         pa.field("licence_spdx", pa.string()),
         pa.field("licence_evidence", pa.string()),  # matched markup or sentence, <= 500 characters
-        pa.field("licence_source", pa.string()),  # link_header | link_rel | a_rel | ccrel | meta | json_ld | footer_link | text
+        pa.field("licence_source", pa.string()),  # link_header | link_rel | a_rel | ccrel | meta | json_ld | label_link | footer_link | text
         pa.field("licence_location", pa.string()),  # header (HTTP Link) | head | footer | body
         pa.field("licence_confidence", pa.string()),  # high | medium | low
     ]

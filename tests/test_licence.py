@@ -194,6 +194,83 @@ def test_ogl_dl_de_and_gfdl_in_the_footer(body, spdx):
     assert _detect(body) == spdx
 
 
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        ("Licence Ouverte / Open Licence version 2.0", "etalab-2.0"),
+        ("sous licence etalab-2.0", "etalab-2.0"),
+        ("la Licence Ouverte v2.0 d'Etalab", "etalab-2.0"),
+        ("Licence Ouverte version 1.0", None),  # not on the SPDX list
+        ("https://github.com/etalab/licence-ouverte/blob/master/open-licence.md", "etalab-2.0"),
+    ],
+)
+def test_etalab_licence_ouverte_names(text, spdx):
+    found = spdx_from_text(text)
+    assert (found[0] if found else None) == spdx
+    assert spdx_from_url("https://www.etalab.gouv.fr/licence-ouverte-open-licence") is None  # no version
+
+
+# Copular statements ("<text of this X> is <licence with version>"), the head noun of the subject
+# ("X in this tutorial" is X), and more self-references (an issue of a newsletter, a chapter, a lesson).
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ("<article><p>Credits: the prose of this essay is CC BY-NC 4.0, feel free to translate it.</p></article>", "CC-BY-NC-4.0"),
+        ("<article><p>All of these notes are CC0 1.0 Universal.</p></article>", "CC0-1.0"),
+        ("<article><p>Whether a photo is CC BY 2.0 matters to editors.</p></article>", None),  # no self-reference
+        ("<article><p>The sample app in this chapter is GPL version 3 software.</p></article>", None),  # name does not follow the copula
+        ("<article><p>Example scripts in this lesson are released under the MIT License.</p></article>", None),
+        ("<article><p>Photos on this blog are published under CC BY-SA 4.0.</p></article>", None),
+        ("<footer><p>Screenshots from our documentation are licensed under CC BY 4.0.</p></footer>", None),
+        ("<article><p>Text in this lesson is released under CC BY 4.0; the code under the MIT License.</p></article>", "CC-BY-4.0"),
+        ("<article><p>This chapter is distributed under a Creative Commons Attribution 4.0 International licence.</p></article>", "CC-BY-4.0"),
+        ("<article><p>Les textes de cette page sont réutilisables selon les conditions de la Licence Ouverte version 2.0.</p></article>", "etalab-2.0"),
+    ],
+)
+def test_copula_head_noun_and_self_references(body, spdx):
+    assert _detect(body) == spdx
+
+
+# A "Licence" label whose value is a content-licence link is the item's licence statement; a software
+# licence there, or one in a documentation generator's sidebar, is a package's; labels with different
+# licences (a listing of items) give none.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ('<div class="record"><dl><dt>Authors</dt><dd>A. Roe</dd><dt>License</dt><dd><a href="https://creativecommons.org/publicdomain/zero/1.0/">CC0</a></dd></dl></div>', "CC0-1.0"),
+        ('<table><tr><th>Lizenz:</th><td><a href="https://creativecommons.org/licenses/by-sa/3.0/de/">CC BY-SA 3.0 DE</a></td></tr></table>', "CC-BY-SA-3.0-DE"),
+        ('<div class="meta"><strong>License</strong> <a href="https://www.apache.org/licenses/LICENSE-2.0">Apache 2.0</a></div>', None),
+        (
+            (
+                '<ul><li><h3>Set A</h3><h4>Licence</h4><a href="https://creativecommons.org/licenses/by/4.0/">CC BY</a></li>'
+                '<li><h3>Set B</h3><h4>Licence</h4><a href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC</a></li></ul>'
+            ),
+            None,
+        ),
+        ('<div><h3>License</h3><p>See the terms.</p><h3>Related</h3><a href="https://creativecommons.org/licenses/by/4.0/">About CC BY</a></div>', None),
+        ('<figure><img src="x.jpg"><figcaption><b>Licence:</b> <a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a></figcaption></figure>', None),
+        ('<aside class="sidebar"><div class="copyright">Licensed under the <a href="https://opensource.org/licenses/MIT">MIT License</a></div></aside>', None),
+        ('<div class="sidebar"><div class="license">Documentation licensed under the <a href="https://www.apache.org/licenses/LICENSE-2.0">Apache License 2.0</a></div></div>', "Apache-2.0"),
+        ('<aside><div class="license">Content licensed under <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a></div></aside>', "CC-BY-4.0"),
+    ],
+)
+def test_labelled_licence_box_and_sidebar_package_licences(body, spdx):
+    assert _detect(body) == spdx
+
+
+def test_text_in_a_block_that_holds_another_block_is_read():
+    # malformed markup: the unclosed <p> ends up holding the next <p>, and the link holds it too
+    html = (
+        "<html><body><p>Tide tables for the bay.<div><p>This page is licensed under the "
+        '<a href="https://creativecommons.org/licenses/by-nc/3.0/">Creative Commons Attribution-NonCommercial License<p>Bye</body></html>'
+    )
+    found = detect_licence(lxml.html.document_fromstring(html))
+    assert found is not None and found.spdx == "CC-BY-NC-3.0"
+    # text on either side of a nested block is not joined into one sentence
+    split = "<html><body><div>This page is<p>an index.</p>CC BY 4.0 badge below</div></body></html>"
+    assert detect_licence(lxml.html.document_fromstring(split)) is None
+
+
 def test_labelled_pages_precision_and_recall(capsys):
     # the sets the thresholds were set on (snippets, demo_site); the blind sets are scored separately
     result = evaluate(include_blind=False, include_blind2=False)
