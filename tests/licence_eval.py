@@ -5,8 +5,9 @@ precision = correct ids / pages where an id was predicted
 recall    = correct ids / pages that state a licence
 `python tests/licence_eval.py` prints the numbers and every disagreement.
 The sets: snippets (cases.yaml), demo_site (demo_site.yaml), blind (blind.yaml, written and labelled
-without reading the detector, so its numbers are the honest estimate) and blind2 (blind2.yaml, a second
-set written the same way, blind to the detector and to the earlier sets); "all" is their union.
+without reading the detector, so its numbers are the honest estimate), blind2 (blind2.yaml, a second
+set written the same way, blind to the detector and to the earlier sets) and blind3 (blind3.yaml, a third
+set written the same way); "all" is their union.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from filters.licence import detect_licence  # noqa: E402
 @dataclass(frozen=True)
 class Case:
     id: str
-    set: str  # snippets | demo_site | blind | blind2
+    set: str  # snippets | demo_site | blind | blind2 | blind3
     expected: str | None
     predicted: str | None
     evidence: str | None
@@ -57,7 +58,7 @@ class Evaluation:
 
     def summary(self) -> str:
         lines = []
-        for which in ("snippets", "demo_site", "blind", "blind2", None):
+        for which in ("snippets", "demo_site", "blind", "blind2", "blind3", None):
             n, predicted, positive, correct = self._counts(which)
             lines.append(
                 f"{which or 'all':10s} pages {n:3d}  with licence {positive:3d}  predicted {predicted:3d}  correct {correct:3d}  "
@@ -90,7 +91,12 @@ def evaluate_blind2() -> Evaluation:
     return Evaluation(_load_snippet_file("blind2.yaml", "blind2"))
 
 
-def evaluate(include_blind: bool = True, include_blind2: bool = True) -> Evaluation:
+def evaluate_blind3() -> Evaluation:
+    """The third blind set (blind3.yaml): written and labelled without reading the detector or the earlier sets."""
+    return Evaluation(_load_snippet_file("blind3.yaml", "blind3"))
+
+
+def evaluate(include_blind: bool = True, include_blind2: bool = True, include_blind3: bool = True) -> Evaluation:
     cases = _load_snippet_file("cases.yaml", "snippets")
     demo = yaml.safe_load((DATA / "demo_site.yaml").read_text(encoding="utf-8"))
     labelled: dict[str, str | None] = {}
@@ -105,6 +111,8 @@ def evaluate(include_blind: bool = True, include_blind2: bool = True) -> Evaluat
         cases.extend(evaluate_blind().cases)
     if include_blind2:
         cases.extend(evaluate_blind2().cases)
+    if include_blind3:
+        cases.extend(evaluate_blind3().cases)
     return Evaluation(cases)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
-from licence_eval import evaluate, evaluate_blind, evaluate_blind2
+from licence_eval import evaluate, evaluate_blind, evaluate_blind2, evaluate_blind3
 
 from filters.licence import detect_licence, spdx_from_text, spdx_from_url
 
@@ -273,7 +273,7 @@ def test_text_in_a_block_that_holds_another_block_is_read():
 
 def test_labelled_pages_precision_and_recall(capsys):
     # the sets the thresholds were set on (snippets, demo_site); the blind sets are scored separately
-    result = evaluate(include_blind=False, include_blind2=False)
+    result = evaluate(include_blind=False, include_blind2=False, include_blind3=False)
     with capsys.disabled():
         print("\nlicence detection on tests/data/licence/:\n" + result.summary())
     wrong = [(c.id, c.expected, c.predicted) for c in result.cases if c.predicted is not None and c.predicted != c.expected]
@@ -298,3 +298,12 @@ def test_blind2_set_is_scored(capsys):
         print("\nlicence detection on the blind2 set:\n" + result.summary().splitlines()[3])
     assert result.cases and {c.set for c in result.cases} == {"blind2"}
     assert 0.0 <= result.precision("blind2") <= 1.0 and 0.0 <= result.recall("blind2") <= 1.0
+
+
+def test_blind3_set_is_scored(capsys):
+    # blind3.yaml, a third set labelled blind to the detector and the earlier sets: report, assert no thresholds
+    result = evaluate_blind3()
+    with capsys.disabled():
+        print("\nlicence detection on the blind3 set:\n" + result.summary().splitlines()[4])
+    assert result.cases and {c.set for c in result.cases} == {"blind3"}
+    assert 0.0 <= result.precision("blind3") <= 1.0 and 0.0 <= result.recall("blind3") <= 1.0
