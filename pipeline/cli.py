@@ -529,6 +529,7 @@ def demo(out: Path, max_pages: int, train_steps: int):
     for name in DEMO_OWNED:
         if (out / name).is_dir():
             shutil.rmtree(out / name)
+    (out / "report.html").unlink(missing_ok=True)
     from pipeline.flows import ernte_flow
 
     with DemoServer() as server:
@@ -551,6 +552,9 @@ def demo(out: Path, max_pages: int, train_steps: int):
 
     samples = sample_text(model, "The Debian package", max_new_tokens=40, temperature=0.8, top_k=50, seed=1)
     bin_dir = Path(sys.executable).parent
+    report = Path(str(result.get("report") or out / "report.html"))
+    if report.is_file():
+        click.echo(f"report:     {report}")
     click.echo(f"crawls:     {out / 'crawls'}")
     click.echo(f"shards:     {out / 'curated' / 'shards'}")
     click.echo(f"provenance: {out / 'curated' / 'provenance'}")
