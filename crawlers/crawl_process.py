@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +136,14 @@ def child_main(spec_path: Path, install_root_handler: bool = True) -> int:
     return 1 if process.bootstrap_failed else 0
 
 
-def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in_process: bool = False) -> CrawlSummary:
+def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in_process: bool = False, log_line: Callable[[str], None] | None = None) -> CrawlSummary:
     """Prepare the directory, run the crawl, read back the summary.
 
     in_process: crawl in this process (its Twisted reactor cannot run again afterwards). The
     `ernte crawl` command does this, since its process exists for that one crawl; callers that go
     on afterwards (the demo, flows, tests) get a child process.
+    log_line: with a child process, each line the child writes to stderr (Scrapy's log) goes
+    here instead of to this process's stderr (the flows forward them to the Prefect run log).
     """
     out = Path(out)
     journal = out / "state" / JOURNAL_NAME
@@ -163,7 +166,14 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in
         return summarize(out, code)
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-    code = subprocess.call([sys.executable, "-m", "crawlers.crawl_process", str(spec_file)], env=env)
+    command = [sys.executable, "-m", "crawlers.crawl_process", str(spec_file)]
+    if log_line is None:
+        code = subprocess.call(command, env=env)
+    else:
+        with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1) as child:
+            for line in child.stderr:
+                log_line(line.rstrip("\n"))
+        code = child.returncode
     if code != 0:
         # The crawl process died: the journal still has every completed fetch; publish them.
         write_missing_parts(out)

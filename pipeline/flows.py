@@ -13,16 +13,34 @@ A rerun skips finished work: curation reuses every work file whose name is the h
 file's sha256, the byte range and the per-document configuration, and skips inputs already in the
 curated directory's manifest. Failing files are retried (`retries`), then reported; the others
 are still curated.
+
+The end-to-end flow survives being killed at any point: a crawl directory is marked unfinished
+until its crawl task succeeds (an unfinished one is resumed, never curated); curation commits with
+its manifest, tokenizing with its manifest, training with its model card, and an interrupted
+training resumes from its checkpoint. It tokenizes and trains only when the train-eligible
+documents of the newest dataset version differ from those of every version a model was trained on
+(`eligible_fingerprint`, stored as models/<version>/eligible.json).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
@@ -32,19 +50,68 @@ from pipeline.curate_worker import FileResult, FileTask, curate_file
 
 TaskRunnerName = Literal["process", "dask"]
 
+UNFINISHED_CRAWL = "flow-crawl.unfinished"  # in a crawl directory while the flow's crawl task has not succeeded
+ELIGIBLE_FILE = "eligible.json"  # in a model directory: the train-eligible documents it was trained on
+PROGRESS_EVERY_S = 2.0  # at most one progress artifact update per this many seconds (each is an API call)
+
+
+@contextlib.contextmanager
+def _forwarded_logs(*names: str, level: int = logging.INFO) -> Iterator[None]:
+    """Library loggers (trafilatura, training, ...) also go to the Prefect run log while inside a
+    task or flow run (what PREFECT_LOGGING_EXTRA_LOGGERS does, without depending on the
+    environment the process was started in)."""
+    from prefect.logging.handlers import APILogHandler
+
+    handler = APILogHandler(level=level)
+    loggers = [logging.getLogger(name) for name in names]
+    raised = []
+    for logger in loggers:
+        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+            logger.addHandler(handler)
+        if logger.getEffectiveLevel() > level:
+            raised.append((logger, logger.level))
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        for logger, previous in raised:
+            logger.setLevel(previous)
+
+
+class _Progress:
+    """A Prefect progress artifact, updated at most every PROGRESS_EVERY_S seconds and at 100%."""
+
+    def __init__(self, key: str, description: str):
+        self.description = description
+        self.id = create_progress_artifact(0.0, key=key, description=description)
+        self.last = time.monotonic()
+
+    def update(self, done: float, total: float) -> None:
+        percent = min(100.0, 100.0 * done / total) if total else 100.0
+        if percent >= 100.0 or time.monotonic() - self.last >= PROGRESS_EVERY_S:
+            update_progress_artifact(self.id, percent, description=f"{self.description}: {done:g} of {total:g}")
+            self.last = time.monotonic()
+
+
 @task(name="curate-file", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="curate {file_task.input_path}")
 def curate_file_task(file_task: FileTask) -> FileResult:
     # Dask runs it in a worker thread: filters.extract enforces the per-document limit there too.
-    return curate_file(file_task)
+    with _forwarded_logs("trafilatura", "pipeline.curate_worker", "filters", level=logging.WARNING):
+        return curate_file(file_task)
 
 
 def _submit_to_prefect(todo: list[FileTask]) -> Iterable[tuple[FileTask, FileResult | BaseException]]:
+    progress = _Progress("curate-progress", f"Curation: WARC files and byte ranges done ({len(todo)} to do)")
     futures = {curate_file_task.submit(t): t for t in todo}
-    for future in as_completed(list(futures)):
+    for done, future in enumerate(as_completed(list(futures)), start=1):
         try:
-            yield futures[future], future.result()
+            outcome = future.result()
         except Exception as exc:  # reported by run_curate; the other files go on
-            yield futures[future], exc
+            outcome = exc
+        progress.update(done, len(todo))
+        yield futures[future], outcome
 
 
 def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, dask_workers: int):
@@ -74,7 +141,8 @@ def _funnel_artifacts(summary, out: Path) -> None:
 def _curate(inputs: list[str], out: str, config: dict | None) -> dict:
     logger = get_run_logger()
     curate_config = CurateConfig.model_validate(config or {})
-    summary = run_curate([Path(p) for p in inputs], Path(out), curate_config, progress=False, map_tasks=_submit_to_prefect)
+    with _forwarded_logs("pipeline.curate", level=logging.WARNING):
+        summary = run_curate([Path(p) for p in inputs], Path(out), curate_config, progress=False, map_tasks=_submit_to_prefect)
     for line in summary.lines():
         logger.info(line)
     _funnel_artifacts(summary, Path(out))
@@ -82,7 +150,7 @@ def _curate(inputs: list[str], out: str, config: dict | None) -> dict:
         raise RuntimeError("curation failed for: " + "; ".join(summary.failed_inputs))
     if summary.no_usable_record:
         raise RuntimeError(f"no usable record in the inputs: {', '.join(inputs)}")
-    return {"run_id": summary.run_id, "documents": summary.documents, "kept": summary.kept, "skipped_inputs": summary.skipped_inputs}
+    return {"run_id": summary.run_id, "documents": summary.documents, "kept": summary.kept, "skipped_inputs": summary.skipped_inputs, "funnel": summary.funnel}
 
 
 @flow(name="ernte-curate")
@@ -100,17 +168,52 @@ def curate_flow_with(task_runner: TaskRunnerName = "process", workers: int = 2, 
 def tokenize_task(curated_dir: str, out: str, config: dict | None = None) -> dict:
     from training.tokenize_dataset import run_tokenize
 
-    summary = run_tokenize(Path(curated_dir), Path(out), TokenizeConfig.model_validate(config or {}), progress=False)
+    with _forwarded_logs("training"):
+        summary = run_tokenize(Path(curated_dir), Path(out), TokenizeConfig.model_validate(config or {}), progress=False)
     for line in summary.lines():
         get_run_logger().info(line)
     return {"out": out}
 
 
+class _TrainProgress(logging.Handler):
+    """Turns run_train's "step N/M" log lines into a progress artifact (run_train has no hook)."""
+
+    def __init__(self, progress: _Progress):
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, str) and record.msg.startswith("step %d/%d") and len(record.args or ()) >= 2:
+            with contextlib.suppress(Exception):  # progress is best effort; training goes on
+                self.progress.update(record.args[0], record.args[1])
+
+
 @task(name="train", cache_policy=NO_CACHE)
 def train_task(tokdir: str, out: str, config: dict | None = None, resume: bool = False) -> dict:
-    from training.train import run_train
+    from training import checkpoint as ckpt
+    from training.train import TrainInputError, run_train
 
-    summary = run_train(Path(tokdir), Path(out), TrainConfig.model_validate(config or {}), resume=resume)
+    train_config = TrainConfig.model_validate(config or {})
+    progress = _Progress("train-progress", f"Training {out}: steps done")
+    hook = _TrainProgress(progress)
+    train_logger = logging.getLogger("ernte.train")  # training/train.py's
+    train_logger.addHandler(hook)
+    try:
+        with _forwarded_logs("training", "ernte.train"):
+            try:
+                summary = run_train(Path(tokdir), Path(out), train_config, resume=resume)
+            except TrainInputError as exc:
+                if not (resume and "different steps" in str(exc)):
+                    raise
+                # Killed between writing the weights and the training state: no consistent
+                # checkpoint to continue from, so the training starts again.
+                get_run_logger().warning(f"{exc}: training {out} again from the start")
+                for name in (ckpt.STATE_FILE, ckpt.WEIGHTS_FILE):
+                    Path(out, name).unlink(missing_ok=True)
+                summary = run_train(Path(tokdir), Path(out), train_config, resume=False)
+    finally:
+        train_logger.removeHandler(hook)
+    progress.update(train_config.max_steps, train_config.max_steps)
     for line in summary.lines():
         get_run_logger().info(line)
     return {"out": out}
@@ -126,18 +229,63 @@ def train_flow(tokdir: str, out: str, config: dict | None = None, resume: bool =
     return train_task(tokdir, out, config, resume)
 
 
+# Scrapy's default log format: "2024-05-01 10:00:00 [scrapy.core.engine] INFO: Spider opened"
+_SCRAPY_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<name>[^\]]+)\] (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL): (?P<message>.*)$")
+
+
+class _ChildLog:
+    """Forwards the crawl child's stderr to the run logger, one record per log message (the
+    lines of a multi-line one, like Scrapy's stats dump, stay together) at its own level."""
+
+    def __init__(self, logger):
+        self.logger = logger
+        self.level, self.lines = logging.INFO, []
+
+    def __call__(self, line: str) -> None:
+        match = _SCRAPY_LINE.match(line)
+        if match is None and self.lines:
+            self.lines.append(line)
+            return
+        self.flush()
+        if match is None:  # not from a logger (a traceback's first line, say)
+            self.level, self.lines = logging.WARNING, [f"[crawl] {line}"]
+        else:
+            self.level, self.lines = logging.getLevelName(match["level"]), [f"[{match['name']}] {match['message']}"]
+
+    def flush(self) -> None:
+        if self.lines and any(line.strip() for line in self.lines):
+            self.logger.log(self.level, "\n".join(self.lines))
+        self.lines = []
+
+
 @task(name="crawl", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def crawl_task(seeds: list[str], out: str, config: dict | None = None) -> dict:
+    """Crawls SEEDS into OUT, or continues the crawl there (an interrupted flow run's), and marks
+    OUT finished only when the crawl succeeded."""
     # The Twisted reactor cannot restart: the crawl runs in a child process.
-    from crawlers.crawl_process import run_crawl
+    from crawlers.crawl_process import SPEC_NAME, run_crawl
+    from crawlers.fetch_log import JOURNAL_NAME
     from pipeline.config import CrawlConfig
 
-    summary = run_crawl(seeds, Path(out), CrawlConfig.model_validate(config or {}), resume=Path(out, "state").exists(), in_process=False)
+    logger = get_run_logger()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / UNFINISHED_CRAWL
+    marker.touch()
+    resume = (out_dir / "state" / JOURNAL_NAME).exists()
+    if (out_dir / "state" / SPEC_NAME).exists():  # an interrupted crawl goes on from its own seeds
+        seeds = json.loads((out_dir / "state" / SPEC_NAME).read_text(encoding="utf-8"))["seeds"]
+    child_log = _ChildLog(logger)
+    try:
+        summary = run_crawl(seeds, out_dir, CrawlConfig.model_validate(config or {}), resume=resume, in_process=False, log_line=child_log)
+    finally:
+        child_log.flush()
     for line in summary.lines():
-        get_run_logger().info(line)
+        logger.info(line)
     if summary.exit_code != 0 or summary.pages_fetched == 0:
         raise RuntimeError(f"crawl into {out} fetched {summary.pages_fetched} page(s), exit code {summary.exit_code}")
-    return {"out": out, "pages": summary.pages_fetched}
+    marker.unlink()
+    return {"out": out, "pages": summary.pages_fetched, "resumed": resume}
 
 
 def dataset_version(curated_dir: Path) -> str | None:
@@ -148,14 +296,73 @@ def dataset_version(curated_dir: Path) -> str | None:
     return runs[-1]["run_id"] if runs else None
 
 
+def _crawl_candidates(data_dir: Path) -> list[Path]:
+    return [d for d in sorted((data_dir / "crawls").glob("crawl-*")) if (d / "warc").is_dir() or (d / UNFINISHED_CRAWL).exists()]
+
+
 def crawl_dirs(data_dir: Path) -> list[str]:
-    return [str(d) for d in sorted((data_dir / "crawls").glob("crawl-*")) if (d / "warc").is_dir()]
+    """The finished crawl directories (an unfinished one is resumed first, never curated)."""
+    return [str(d) for d in _crawl_candidates(data_dir) if not (d / UNFINISHED_CRAWL).exists()]
+
+
+def unfinished_crawls(data_dir: Path) -> list[Path]:
+    return [d for d in _crawl_candidates(data_dir) if (d / UNFINISHED_CRAWL).exists()]
+
+
+def eligible_fingerprint(curated_dir: Path) -> dict:
+    """sha256 over the sorted doc_ids of the train-eligible documents in the curated directory's
+    shards (those tokenizing reads: every committed run's), with their count: from the version's
+    manifest (pipeline.versions) when it has one, else computed the same way."""
+    from pipeline import versions
+    from training.tokenize_dataset import open_curated
+
+    source = open_curated(curated_dir)
+    stored = versions.read_version(Path(curated_dir), source.version)
+    if stored and "eligible_sha256" in stored:
+        count, digest = stored["eligible_documents"], stored["eligible_sha256"]
+    else:
+        _, count, digest = versions.eligible_fingerprint(Path(curated_dir), [p.name for p in source.shards])
+    return {"dataset_version": source.version, "eligible_documents": count, "eligible_sha256": digest}
+
+
+def _trained_on_same_data(models: Path, version: str, fingerprint: dict) -> Path | None:
+    """A finished model of another dataset version trained on exactly these eligible documents."""
+    for card in sorted(models.glob("*/model_card.md")):
+        stored = card.parent / ELIGIBLE_FILE
+        if card.parent.name == version or not stored.is_file():
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            if json.loads(stored.read_text(encoding="utf-8")).get("eligible_sha256") == fingerprint["eligible_sha256"]:
+                return card.parent
+    return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report_task(curated_dir: str, out: str, crawls: list[str]) -> str | None:
+    """One static HTML page about the curated dataset and its crawls (written atomically)."""
+    try:
+        from pipeline.report import write_report
+    except ImportError as exc:  # the flow works without the report module
+        get_run_logger().warning(f"no report: pipeline.report cannot be imported ({exc})")
+        return None
+    # Crawl facts come from Ernte's fetch log; a directory of WARC files made elsewhere has none.
+    with_fetch_log = tuple(Path(c) for c in crawls if (Path(c) / "fetches").is_dir())
+    written = write_report(Path(curated_dir), Path(out), with_fetch_log)
+    get_run_logger().info(f"report: {written}")
+    return str(written)
 
 
 @flow(name="ernte-run")
 def ernte_flow(config: dict) -> dict:
-    """The whole path: crawl the seeds into a new crawl directory, curate every crawl not yet
-    curated, then tokenize and train when the dataset has a version no model was trained on."""
+    """The whole path: crawl the seeds into a new crawl directory (or finish an interrupted
+    one), curate every crawl not yet curated, tokenize and train when the train-eligible documents
+    of the dataset's newest version are not those a model was trained on, then write the report."""
     from datetime import datetime, timezone
 
     from pipeline.config import ErnteConfig
@@ -165,38 +372,78 @@ def ernte_flow(config: dict) -> dict:
     data = Path(run.data_dir).resolve()
     logger = get_run_logger()
     done: dict[str, object] = {}
-    if "crawl" in run.stages and run.seeds:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        done["crawl"] = crawl_task(run.seeds, str(data / "crawls" / f"crawl-{stamp}"), cfg.crawl.model_dump(mode="json"))
+    if "crawl" in run.stages:
+        unfinished = unfinished_crawls(data)
+        for crawl in unfinished:  # an interrupted run's crawl: finished, instead of starting another
+            logger.info(f"continuing the unfinished crawl {crawl}")
+            done["crawl"] = crawl_task(run.seeds, str(crawl), cfg.crawl.model_dump(mode="json"))
+        if run.seeds and not unfinished:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            done["crawl"] = crawl_task(run.seeds, str(data / "crawls" / f"crawl-{stamp}"), cfg.crawl.model_dump(mode="json"))
     curated = data / "curated"
+    inputs = crawl_dirs(data)
     if "curate" in run.stages:
-        inputs = crawl_dirs(data)
+        for leftover in unfinished_crawls(data):
+            logger.warning(f"not curating {leftover}: its crawl did not finish (the crawl stage continues it)")
         if not inputs:
-            raise RuntimeError(f"nothing to curate: no crawl directory under {data / 'crawls'}")
+            raise RuntimeError(f"nothing to curate: no finished crawl directory under {data / 'crawls'}")
         curate_config = cfg.curate.model_dump(mode="json")
         flow_run = curate_flow_with(run.task_runner, cfg.curate.workers, run.dask_address, run.dask_workers)
         done["curate"] = flow_run(inputs, str(curated), curate_config)
     version = dataset_version(curated)
     if version is None:
-        logger.info("no curated dataset yet: nothing to tokenize or train")
+        logger.info("no curated dataset yet: nothing to tokenize, train or report")
         return done
-    tokens, model = data / "tokens" / version, data / "models" / version
-    if "tokenize" in run.stages:
-        if (tokens / "manifest.json").exists():
-            logger.info(f"dataset {version} is tokenized already: {tokens}")
-        else:
-            done["tokenize"] = tokenize_task(str(curated), str(tokens), cfg.tokenize.model_dump(mode="json"))
-    if "train" in run.stages:
-        if (model / "model_card.md").exists():
-            logger.info(f"a model was trained on dataset {version} already: {model}")
-        else:
-            done["train"] = train_task(str(tokens), str(model), cfg.train.model_dump(mode="json"), resume=(model / "checkpoint.pt").exists())
-    create_markdown_artifact(
-        "\n".join([f"# Ernte run, dataset {version}", "", f"- data: `{data}`", f"- curated: `{curated}`", f"- tokens: `{tokens}`", f"- model: `{model}`"]),
-        key="ernte-run",
-        description="Where this run's outputs are",
-    )
     done["dataset_version"] = version
+    tokens, model = data / "tokens" / version, data / "models" / version
+    counts = [{"stage": "curated runs", "count": len(json.loads((curated / "manifest.json").read_text())["runs"])}]
+    if isinstance(done.get("crawl"), dict):
+        counts.insert(0, {"stage": "pages crawled", "count": done["crawl"]["pages"]})
+    if isinstance(done.get("curate"), dict):
+        counts += [{"stage": "documents curated", "count": done["curate"]["documents"]}, {"stage": "documents kept", "count": done["curate"]["kept"]}]
+        counts += [{"stage": f"curate funnel: {key}", "count": value} for key, value in sorted(done["curate"].get("funnel", {}).items())]
+    notes: list[str] = []
+    if {"tokenize", "train"} & set(run.stages):
+        fingerprint = eligible_fingerprint(curated)
+        counts.append({"stage": "train-eligible documents", "count": fingerprint["eligible_documents"]})
+        same = None if (model / "model_card.md").exists() else _trained_on_same_data(data / "models", version, fingerprint)
+        if same is not None:
+            reason = (
+                f"dataset {version} has the same {fingerprint['eligible_documents']} train-eligible documents "
+                f"(sha256 {fingerprint['eligible_sha256'][:12]}) as {same.name}, on which {same} was trained: not tokenized or trained again"
+            )
+            logger.info(reason)
+            notes.append(reason)
+            done["skipped"] = reason
+            model = same
+            tokens = data / "tokens" / same.name
+        else:
+            if "tokenize" in run.stages:
+                if (tokens / "manifest.json").exists():
+                    logger.info(f"dataset {version} is tokenized already: {tokens}")
+                else:  # a killed tokenize left no manifest: redone from the start
+                    done["tokenize"] = tokenize_task(str(curated), str(tokens), cfg.tokenize.model_dump(mode="json"))
+            if "train" in run.stages:
+                if (model / "model_card.md").exists():
+                    logger.info(f"a model was trained on dataset {version} already: {model}")
+                else:  # a killed training continues from its last checkpoint
+                    resume = (model / "checkpoint.pt").exists()
+                    if resume:
+                        logger.info(f"continuing the interrupted training in {model}")
+                    done["train"] = train_task(str(tokens), str(model), cfg.train.model_dump(mode="json"), resume=resume)
+                if not (model / ELIGIBLE_FILE).exists():
+                    _write_json(model / ELIGIBLE_FILE, fingerprint)
+    if (model / "model_card.md").exists():
+        done["model"] = str(model)
+    written = report_task(str(curated), str(data / "report.html"), inputs)
+    if written:
+        done["report"] = written
+    create_table_artifact(counts, key="ernte-run-counts", description=f"Counts of this run, dataset {version}")
+    lines = [f"# Ernte run, dataset {version}", ""]
+    lines += [f"- report: `{done['report']}`" if "report" in done else "- report: not written (pipeline.report unavailable)"]
+    lines += [f"- data: `{data}`", f"- curated: `{curated}`", f"- tokens: `{tokens}`", f"- model: `{model}`"]
+    lines += [f"- {note}" for note in notes]
+    create_markdown_artifact("\n".join(lines), key="ernte-run", description="Where this run's outputs are")
     return done
 
 

@@ -48,7 +48,42 @@ def test_curate_flow_on_dask_equals_the_process_pool(prefect_server, warc_files,
     assert _rows(on_dask, "provenance") == prov
 
 
+def _run_records(flow_run_id) -> tuple[list, list[str]]:
+    """A flow run's artifacts (its subflows' too) and its log messages, from the test server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
+        run_ids = [flow_run_id, *(r.id for r in children)]
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=run_ids)))
+        messages: list[str] = []
+        while True:
+            page = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200, offset=len(messages))
+            messages += [log.message for log in page]
+            if len(page) < 200:
+                return artifacts, messages
+
+
+def _extra_crawl(data: Path, name: str, captures: list) -> None:
+    """A crawl directory made elsewhere (WARC files only), as a later crawl of the flow."""
+    warc = data / "crawls" / name / "warc"
+    warc.mkdir(parents=True)
+    write_warc(warc / f"{name}.warc.gz", captures)
+
+
 def test_end_to_end_flow_crawls_curates_tokenizes_trains_and_skips_what_is_done(prefect_server, tmp_path):
+    import time
+
     from pipeline.config import ErnteConfig
     from pipeline.demo_server import DemoServer
     from pipeline.flows import ernte_flow
@@ -63,14 +98,34 @@ def test_end_to_end_flow_crawls_curates_tokenizes_trains_and_skips_what_is_done(
             "train": {"preset": "tiny", "max_steps": 4, "eval_interval": 4, "checkpoint_interval": 4, "batch_size": 2},
         }
         ErnteConfig.model_validate(config)
-        first = ernte_flow(config)
+        state = ernte_flow(config, return_state=True)
+    first = state.result()
     assert first["dataset_version"] == "run-0001"
     assert len(list((data / "crawls").glob("crawl-*/warc/*.warc.gz"))) >= 1
+    assert not list((data / "crawls").glob("crawl-*/flow-crawl.unfinished"))
     curated = json.loads((data / "curated" / "manifest.json").read_text())
     assert curated["runs"][0]["funnel"]["kept"] > 0
     assert (data / "tokens" / "run-0001" / "manifest.json").exists()
     card = (data / "models" / "run-0001" / "model_card.md").read_text()
     assert "run-0001" in card
+    assert first["report"] == str(data / "report.html") and (data / "report.html").stat().st_size > 0
+
+    # The run's artifacts and logs on the server: funnel and counts tables, a summary naming the
+    # report, progress of curation and training at 100%, the crawl child's Scrapy log.
+    for attempt in range(20):  # logs arrive in batches
+        artifacts, messages = _run_records(state.state_details.flow_run_id)
+        if any("Dumping Scrapy stats" in m for m in messages) or attempt == 19:
+            break
+        time.sleep(0.5)
+    by_key = {a.key: a for a in artifacts}
+    assert {"curate-funnel", "ernte-run-counts", "ernte-run", "curate-progress", "train-progress"} <= set(by_key), sorted(by_key)
+    assert by_key["curate-funnel"].type == "table" and "kept" in str(by_key["curate-funnel"].data)
+    assert str(data / "report.html") in by_key["ernte-run"].data
+    assert by_key["curate-progress"].data == 100 and by_key["train-progress"].data == 100
+    assert any("[scrapy.statscollectors] Dumping Scrapy stats" in m for m in messages), messages[:20]
+    assert any(m.startswith("pages fetched:") for m in messages)
+    assert any(m.startswith("step 4/4: loss") for m in messages), "the training loop's log is not in the run log"
+
     # No seeds now: nothing to crawl, no new WARC file, the same dataset version: nothing redone.
     config["run"]["seeds"] = []
     model_mtime = (data / "models" / "run-0001" / "model_card.md").stat().st_mtime_ns
@@ -78,6 +133,23 @@ def test_end_to_end_flow_crawls_curates_tokenizes_trains_and_skips_what_is_done(
     assert second["dataset_version"] == "run-0001" and second["curate"]["run_id"] is None
     assert "tokenize" not in second and "train" not in second
     assert (data / "models" / "run-0001" / "model_card.md").stat().st_mtime_ns == model_mtime
+
+    # A new crawl whose pages are all dropped: a new dataset version with the same train-eligible
+    # documents, so no new tokens or model.
+    _extra_crawl(data, "crawl-20990101T000000", [Capture(f"https://short.example.org/{i}.html", b"<html><body><p>Too short.</p></body></html>") for i in range(3)])
+    third = ernte_flow(config)
+    assert third["dataset_version"] == "run-0002" and third["curate"]["kept"] == 0
+    assert "tokenize" not in third and "train" not in third and "run-0001" in third["skipped"]
+    assert third["model"] == str(data / "models" / "run-0001")
+    assert not (data / "tokens" / "run-0002").exists() and not (data / "models" / "run-0002").exists()
+
+    # New train-eligible documents: a new version, tokenized and trained.
+    pages = english_pages()
+    _extra_crawl(data, "crawl-20990102T000000", [Capture(f"https://new.example.org/{i}.html", page_html(pages[i], f"https://new.example.org/{i}.html")) for i in range(3)])
+    fourth = ernte_flow(config)
+    assert fourth["dataset_version"] == "run-0003" and "train" in fourth and "skipped" not in fourth
+    assert (data / "models" / "run-0003" / "model_card.md").exists()
+    assert json.loads((data / "models" / "run-0003" / "eligible.json").read_text())["eligible_documents"] == json.loads((data / "models" / "run-0001" / "eligible.json").read_text())["eligible_documents"] + 3
 
 
 def test_prefect_yaml_deploys_and_a_deployment_runs_on_a_process_worker(prefect_server, warc_files, tmp_path):
