@@ -530,7 +530,7 @@ def demo(out: Path, max_pages: int, train_steps: int):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
     (out / "report.html").unlink(missing_ok=True)
-    from pipeline.flows import ernte_flow
+    from pipeline.flows import ernte_flow, prefect_api
 
     with DemoServer() as server:
         click.echo(f"demo site: {server.base_url}/ (a Prefect server starts next; 10-25 s)", err=True)
@@ -542,7 +542,8 @@ def demo(out: Path, max_pages: int, train_steps: int):
             "train": {"preset": "tiny", "max_steps": train_steps, "eval_interval": max(1, train_steps // 4), "checkpoint_interval": train_steps, "warmup_steps": min(20, train_steps // 10)},
         }
         try:
-            result = ernte_flow(config)
+            with prefect_api():
+                result = ernte_flow(config)
         except Exception as exc:  # the flow run is recorded as failed; say why here too
             click.echo(f"ernte: error: the demo flow failed: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_FAILURE)
@@ -618,10 +619,11 @@ def run_command(config_path, task_runner, dask_address, data_dir):
     except ConfigError as exc:
         _fail_usage(str(exc))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from pipeline.flows import ernte_flow
+    from pipeline.flows import ernte_flow, prefect_api
 
     try:
-        result = ernte_flow(config.model_dump(mode="json"))
+        with prefect_api():
+            result = ernte_flow(config.model_dump(mode="json"))
     except Exception as exc:  # the flow run is recorded as failed; say why here too
         click.echo(f"ernte: error: the flow failed: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_FAILURE)

@@ -95,6 +95,31 @@ class _Progress:
             self.last = time.monotonic()
 
 
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str | None]:
+    """The Prefect API for this process *and its children*: PREFECT_API_URL when set, otherwise
+    one temporary server started here. Without it, Prefect starts a temporary server in this
+    process on first use, and every process-pool or Dask worker process, which does not know its
+    address, starts another one (10-25 s each on 2 cores, before the first task can run)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()  # stopped at exit (atexit), after Prefect's log and event workers have drained,
+    # as Prefect does with its own temporary server: stopping it here would leave their last
+    # batches retrying against a closed port for a minute.
+    os.environ["PREFECT_API_URL"] = server.api_url  # inherited by worker processes
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+
+
 @task(name="curate-file", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="curate {file_task.input_path}")
 def curate_file_task(file_task: FileTask) -> FileResult:
     # Dask runs it in a worker thread: filters.extract enforces the per-document limit there too.
