@@ -31,23 +31,34 @@ documentation ... licensed under X" (or no subject: "Licensed under X") does. Th
 software licence (MIT, Apache, GPL, ...) in a sidebar with no text subject is a package's licence (the
 sidebar of a documentation generator), not the page's. A <footer> or credit
 box inside <blockquote>, <q> or <figure> belongs to the quoted item, a <footer> inside <aside> to
-the aside: neither is the page footer.
+the aside: neither is the page footer. Also the page footer: <address>, footer names in other languages
+(rodapé, stopka, Fußzeile, pied de page, ...); not it: a media item's credit box ("photo-license-info"),
+a marked quotation (<q>, <blockquote> with cite, a <cite> or an opening quotation mark), the content of a
+media file's description page (MediaWiki "File:" pages: the file's licence; the site footer gives the
+page's). Grant cues come from one table per language (Portuguese, Italian, Dutch, Scandinavian, Polish and
+Czech, Russian, Chinese and Japanese besides the above); "licensed CC BY 4.0" (verb right before the name)
+grants too. A <br> ends a copyright notice's line; a parenthesis names its own subject. Label values may
+be a link whose text names the licence, a short text value, or a one-element "License: cc-by-sa-4.0" tag.
+A document swallowed by an unclosed <title> is parsed again from the title's text.
 
 Licence names: Creative Commons URLs, badges and names map to SPDX ids with version and port
 (`CC-BY-SA-4.0`, `CC-BY-3.0-DE`, `CC0-1.0`, `CC-PDM-1.0`); ports the SPDX list lacks become
 `LicenseRef-CC-...`. GPL, LGPL, GFDL (versioned), Apache-2.0, MIT, PSF-2.0, the UK Open Government
 Licence (OGL-UK-1.0/2.0/3.0), Datenlizenz Deutschland (DL-DE-BY-2.0, DL-DE-ZERO-2.0) and Etalab's Licence
-Ouverte 2.0 (etalab-2.0) are
+Ouverte 2.0 (etalab-2.0) and the Open Data Commons licences (ODbL-1.0, ODC-By-1.0, PDDL-1.0, one version
+each, so named without one too) are
 recognised by URL and by name. A name without a version (a bare "GNU GPL") is not mapped. When a page yields several
 candidates the most confident wins, then head over footer over body, then the first in the page.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
 
+import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -106,6 +117,10 @@ _OTHER_URLS = (
     # and the versioned PDF; the versionless page etalab.gouv.fr/licence-ouverte-open-licence is not mapped.
     (re.compile(r"github\.com/etalab/licence-ouverte/(?:blob|raw)/[^/\s]+/(?:LO|open-licence)\.md", re.I), "etalab-2.0"),
     (re.compile(r"etalab\.gouv\.fr/\S*?(?:Licence-Ouverte|Open-Licence)-v2[.-]0\.pdf", re.I), "etalab-2.0"),
+    # Open Data Commons: each licence exists in version 1.0 only, so its versionless URL names it too.
+    (re.compile(r"opendatacommons\.org/licen[cs]es/odbl(?![\w-])(?:/1[.-]0)?", re.I), "ODbL-1.0"),
+    (re.compile(r"opendatacommons\.org/licen[cs]es/by(?![\w-])(?:/1[.-]0)?", re.I), "ODC-By-1.0"),
+    (re.compile(r"opendatacommons\.org/licen[cs]es/pddl(?![\w-])(?:/1[.-]0)?", re.I), "PDDL-1.0"),
 )
 
 
@@ -143,7 +158,13 @@ _CC_NAME = re.compile(
     r"(?:\s+(?:License|Licence))?(?:\s+|-)(\d\.\d)\b",
     re.I,
 )
-_CC0_NAME = re.compile(r"\b(?:CC0|CC\s+Zero|Creative\s+Commons\s+Zero)(?:\s+1\.0)?(?:\s+Universal)?\b|Public\s+Domain\s+Dedication", re.I)
+_CC0_NAME = re.compile(r"\b(?:CC0|CC\s+Zero|Creative\s+Commons\s+Zero)(?:[\s-]+1\.0)?(?:\s+Universal)?\b|(?<!Open Data Commons )Public\s+Domain\s+Dedication(?!\s+and\s+Licen[cs]e)", re.I)
+# Open Data Commons licences (ODbL, ODC-By, PDDL): one version each (1.0), so a name without a version names it.
+_ODC_NAMES = (
+    (re.compile(r"\b(?:Open\s+Data\s+Commons\s+)?Open\s+Database\s+Licen[cs]e(?:\s*\(ODbL\))?(?:[\s,]*(?:v\.?|version\s*)?1\.0)?|\bODbL(?:[\s-]*(?:v\.?|version\s*)?1\.0)?\b", re.I), "ODbL-1.0"),
+    (re.compile(r"\bOpen\s+Data\s+Commons\s+Attribution\s+Licen[cs]e(?:\s*\(ODC-By\))?(?:[\s,]*(?:v\.?|version\s*)?1\.0)?|\bODC[\s-]By(?:[\s-]*(?:v\.?|version\s*)?1\.0)?\b", re.I), "ODC-By-1.0"),
+    (re.compile(r"\b(?:Open\s+Data\s+Commons\s+)?Public\s+Domain\s+Dedication\s+and\s+Licen[cs]e(?:\s*\(PDDL\))?(?:[\s,]*(?:v\.?|version\s*)?1\.0)?|\bPDDL(?:[\s-]*(?:v\.?|version\s*)?1\.0)?\b", re.I), "PDDL-1.0"),
+)
 # "version 2 or later" in the languages of the web Ernte curates most (the licence grant of a
 # translated manual keeps the licence's name and translates the rest).
 _VERSION_WORD = r"(?:version|versione|versión|versão|versie|v\.?|バージョン)"
@@ -155,7 +176,7 @@ _OR_LATER = (
 )
 _GPL_NAME = re.compile(
     r"(?:\bGNU\s+(Lesser\s+|Library\s+|Affero\s+)?General\s+Public\s+Licen[cs]e|Licence\s+publique\s+générale\s+(?:de\s+)?GNU|GNU\s*一般公(?:衆|有)(?:利用|使用)許諾(?:契約)?書)"
-    r",?\s*(?:\(?(?:GPL|LGPL|AGPL)\)?,?\s*)?(?:as\s+published\s+by\s+the\s+Free\s+Software\s+Foundation,?\s*)?"
+    r",?\s*(?:\(?(?:GPL|LGPL|AGPL)\)?,?\s*)?(?:as\s+published\s+by\s+the\s+Free\s+Software\s+Foundation[,;]?\s*)?"
     r"(?:either\s+)?、?\s*" + _VERSION_WORD + r"\s*(\d(?:\.\d)?)(?:\s+of\s+the\s+Licen[cs]e)?" + _OR_LATER,
     re.I,
 )
@@ -193,7 +214,7 @@ _OTHER_NAMES = (
 _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1"}
 
 
-_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr)/\S+", re.I)
+_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr)/\S+", re.I)
 
 
 def licences_in_text(text: str) -> list[tuple[int, int, str]]:
@@ -226,7 +247,7 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
         found.append((match.start(), match.end(), "DL-DE-ZERO-2.0" if kind == "zero" else "DL-DE-BY-2.0"))
     for match in _ETALAB_NAME.finditer(text):
         found.append((match.start(), match.end(), "etalab-2.0"))
-    for pattern, spdx in _OTHER_NAMES:
+    for pattern, spdx in (*_OTHER_NAMES, *_ODC_NAMES):
         for match in pattern.finditer(text):
             found.append((match.start(), match.end(), spdx))
     for match in _URL_IN_TEXT.finditer(text):  # a licence URL written out ("... (https://creativecommons.org/licenses/by/4.0/)")
@@ -251,7 +272,18 @@ def spdx_from_text(text: str) -> tuple[str, int] | None:
 
 # -- where on the page ------------------------------------------------------------------------------
 
-_FOOTERISH = re.compile(r"foot|colophon|site-?info|copyright|legal|licen[cs]e|lizenz|rights", re.I)
+# Footer names in the languages of the web Ernte curates: footer, rodapé (pt), stopka (pl), Fußzeile (de),
+# pied de page (fr), pie de página (es), piè di pagina (it), voettekst (nl), sidfot (sv), podval (ru).
+_FOOTERISH = re.compile(
+    r"foot|colophon|site-?info|copyright|legal|licen[cs]e|lizenz|rights|rodap|stopka|fu(?:ss|ß)zeile|pied-?de-?page|\bpied\b"
+    r"|pie-?de-?p[aá]gina|pi[eè]-?di-?pagina|\bpiede\b|voettekst|sidfot|podval",
+    re.I,
+)
+# A credit or licence box of a media item (Flickr's "photo-license-info", "image-credit", "media-rights"):
+# the item's licence, not the page's, wherever it sits.
+_MEDIA_BOX = re.compile(
+    r"(?:photo|image|img|media|video|picture|attachment|audio)s?[-_]?(?:licen[cs]e|rights|copyright|credit|attribution)", re.I
+)
 # Quoted or embedded material: a footer, credit or licence box inside it belongs to the quoted item.
 _QUOTING = frozenset({"blockquote", "q", "figure"})
 _BLOCK_TAGS = frozenset(
@@ -259,13 +291,13 @@ _BLOCK_TAGS = frozenset(
 )
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
-    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|//",
+    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//",
     re.I,
 )
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
 # The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
 # this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
-_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay)"
+_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay|story|stories|handbook)"
 _SELF = (
     r"(?:\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b" + _SELF_NOUNS + r"\b"
     r"|\b(?:content|contents|text|texts|material|materials|documentation)\s+(?:of|on|in)\s+(?:this|these|our|my)\b)"
@@ -281,13 +313,65 @@ _GRANT_FR = r"(?:\bsous\s+(?:la\s+|une\s+|les\s+termes\s+de\s+la\s+)?licence\b|\
 _ES_NOUNS = r"(?:contenido|contenidos|texto|textos|sitio|web|artículo|artículos|página|páginas|obra|obras|documento|documentos|documentación|blog|entrada|entradas|manual|guía|material|materiales|publicación|trabajo)"
 _SELF_ES = r"(?:\b(?:este|esta|estos|estas|nuestro|nuestra|nuestros|nuestras|mi|mis)\s+(?:[\w'’-]+\s+){0,3}?" + _ES_NOUNS + r"\b|\b" + _ES_NOUNS + r"\s+(?:de|del)\s+(?:este|esta|nuestro|nuestra|mi)\b)"
 _GRANT_ES = r"(?:\bbajo\s+(?:la\s+|una\s+|los\s+términos\s+de\s+la\s+)?licencia\b|\b(?:publicad[oa]s?|distribuid[oa]s?|disponibles?|está|están)\s+bajo\b)"
+# More languages, one row each: the grant cue (a verb or the preposition that introduces the licence)
+# and, for the body, the self-reference ("this/our" + a noun for the page's text). Footer text needs
+# only the cue; body text needs the self-reference before it.
+_GRANTS_BY_LANGUAGE = {
+    "pt": (
+        (
+            r"\b(?:este|esta|estes|estas|nosso|nossa|nossos|nossas|todo\s+o|todos\s+os)\s+(?:[\w'’-]+\s+){0,3}?(?:conteúdos?|textos?|artigos?|páginas?|site|sítio|obras?|blog|documentos?|documentação|manual|materia(?:l|is)|publicaç(?:ão|ões)|trabalho)\b"
+            r"|\b(?:conteúdos?|textos?)\s+(?:deste|desta|do\s+nosso|da\s+nossa)\b"
+        ),
+        r"\bsob\s+(?:a\s+|uma\s+|os\s+termos\s+da\s+)?licen[çc]a\b|\b(?:licenciad[oa]s?|disponíve(?:l|is)|publicad[oa]s?|distribuíd[oa]s?|liberad[oa]s?)\s+sob\b",
+    ),
+    "it": (
+        (
+            r"\b(?:questo|questa|questi|queste|nostro|nostra|nostri|nostre|tutti\s+i|tutto\s+il)\s+(?:[\w'’-]+\s+){0,3}?(?:contenut[oi]|test[oi]|articol[oi]|pagin[ae]|sito|opera|blog|document[oi]|documentazione|manuale|material[ei]|pubblicazion[ei]|lavoro)\b"
+            r"|\b(?:contenut[oi]|test[oi])\s+(?:di\s+quest[oa]|del\s+presente|del(?:la)?\s+nostr[oa])\b"
+        ),
+        r"\b(?:sotto|con)\s+(?:la\s+|una\s+)?licenza\b|\b(?:rilasciat|distribuit|pubblicat|concess|licenziat)[oaie]\s+(?:sotto|con|secondo|in\s+base)\b|\bdisponibil[ei]\s+(?:sotto|con|secondo)\b",
+    ),
+    "nl": (
+        r"\b(?:deze|dit|onze|ons|alle)\s+(?:[\w'’-]+\s+){0,3}?(?:inhoud|teksten|tekst|artikelen|artikel|pagina's|pagina|site|website|werk|blog|documentatie|document|handleiding|materiaal|publicatie)\b",
+        r"\bonder\s+(?:de|een)\s+(?:\S+\s+)?licentie\b|\b(?:gelicentieerd|gelicenseerd|beschikbaar|gepubliceerd|uitgebracht|vrijgegeven)\s+onder\b",
+    ),
+    "sv-da-no": (
+        (
+            r"\b(?:denna|detta|dessa|vår|vårt|våra|allt|all)\s+(?:[\w'’-]+\s+){0,3}?(?:innehåll|texter|text|artiklar|artikel|sidan|sida|webbplats|verk|blogg|dokumentation|dokument|handbok|material)\b"
+            r"|\b(?:innehållet|texterna|texten)\s+(?:på|i)\s+(?:denna|detta|vår|vårt)\b"
+        ),
+        (
+            r"\b(?:licensierad|licensierat|licensierade|licenseret|lisensiert|tillgänglig|tillgängligt|tillgängliga|tilgængelig|tilgjengelig|publicerad|publicerat|publiceret|publisert|utgiven|utgivet)\s+under\b"
+            r"|\bunder\s+(?:licensen|lisensen|licens|lisens)\b"
+        ),
+    ),
+    "pl-cs": (
+        (
+            r"\b(?:ten|ta|to|te|nasz|nasza|nasze|cała|cały|wszystkie)\s+(?:[\w'’-]+\s+){0,3}?(?:treść|treści|tekst|teksty|artykuł|artykuły|strona|serwis|utwór|blog|dokumentacja|dokument|materiały|materiał|publikacja)\b"
+            r"|\btreść\s+(?:serwisu|strony|witryny)\b"
+        ),
+        r"\b(?:na|w\s+oparciu\s+o)\s+(?:warunkach\s+)?licencj[iaęe]\b|\bpod\s+licenc(?:í|iou|i)\b|\bza\s+podmínek\s+licence\b",
+    ),
+    "ru-uk": (
+        r"\b(?:этот|эта|это|эти|наш|наша|наше|наши|все)\s+(?:\w+\s+){0,3}?(?:текст|тексты|материалы|материал|статья|статьи|сайт|содержимое|контент|документация|документ|блог|работа)\b",
+        r"(?:\b(?:по|под)\s+лицензи(?:ей|и)|\bна\s+условиях\s+лицензии|\bза\s+ліцензією)\b",
+    ),
+    # Chinese and Japanese: no spaces, no \b; "本博客所有文章……均采用 CC BY-NC-SA 4.0 许可协议", "このサイトの記事は CC BY 4.0 の下で提供"
+    "zh-ja": (
+        (
+            r"本(?:文|站|页|頁|博客|部落格|网站|網站|作品|书|書|教程|文档|文檔|文章)|(?:此|这|這)(?:篇|个|個|本)?(?:文章|作品|网站|網站|页面|頁面)"
+            r"|(?:この|本)(?:ページ|サイト|文書|ドキュメント|記事|作品|ブログ|ウェブサイト|マニュアル)"
+        ),
+        r"采用|採用|遵循|遵守|基于|基於|依据|依據|の(?:下|もと)で|に(?:基づ|従)[いっ]|ライセンスされ|(?:で|にて)(?:提供|公開)",
+    ),
+}
 # A copular statement: the self-reference is the subject and the licence (named with its version) the
 # complement, "the text of this post is CC BY 4.0 International", "these notes are CC0 1.0". Read on the
 # sentence up to the licence name, so the name must follow the copula directly.
 _COPULA = re.compile(_SELF + r"[^.;:]{0,40}?\b(?:is|are)\s+(?:(?:also|now|all)\s+)?$", re.I)
 # Permission notices name the verb first: "Permission is granted to copy, distribute and/or modify this
 # document under the terms of ..." (GFDL, GPL documentation notices).
-_PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
+_PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate|republish|reprint|repost)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
 _BODY_GRANT = re.compile(
     "|".join(
         (
@@ -296,6 +380,7 @@ _BODY_GRANT = re.compile(
             _SELF_DE + r"[^.;]{0,80}?" + _GRANT_DE,
             _SELF_FR + r"[^.;]{0,80}?" + _GRANT_FR,
             _SELF_ES + r"[^.;]{0,80}?" + _GRANT_ES,
+            *(self_ref + r"[^.;。；]{0,80}?(?:" + cue + ")" for self_ref, cue in _GRANTS_BY_LANGUAGE.values()),
         )
     ),
     re.I,
@@ -307,7 +392,14 @@ _FOOTER_CUES = (
     r"|\b(?:unter|gemäß)\s+(?:den|der)\s+Bedingungen|\bselon\s+les\s+termes|\bsous\s+(?:les\s+termes|(?:la\s+|une\s+)?licence)"
     r"|\bnei\s+termini|\bsecondo\s+i\s+termini|\bbajo\s+los\s+términos|\bsob\s+os\s+termos|条件の下で|の下で"
     r"|" + _GRANT_DE + r"|\bmise?s?\s+à\s+disposition\b|" + _GRANT_FR + r"|" + _GRANT_ES
+    + "".join("|" + cue for _, cue in _GRANTS_BY_LANGUAGE.values())
+    + r"|(?:许可协议|許可協議|许可证|許可證|授权协议|知识共享|ライセンス)"
 )
+# A grant verb directly before the licence, no "under": "These notes are licensed CC BY-NC-SA 4.0",
+# "released as CC0 1.0". Read on the sentence up to the licence name (footer: the verb; body: self-reference too).
+_DIRECT = r"\b(?:licen[cs]ed|released|published|distributed|dedicated)(?:\s+(?:as|via))?\s+(?:(?:the|a|an)\s+)?$"
+_DIRECT_FOOTER = re.compile(_DIRECT, re.I)
+_DIRECT_BODY = re.compile(_SELF + r"[^.;]{0,80}?" + _DIRECT, re.I)
 _ANY_GRANT = re.compile(_GRANT + _FOOTER_CUES + r"|\blicen[cs]e\s*:|©|\(c\)|\bcopyright\b|\bsome\s+rights\s+reserved\b|\bno\s+rights\s+reserved\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z©])")  # not after an initial ("Photo: J. Roe")
 
@@ -320,7 +412,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z©])")  # not after a
 _TEXT_SUBJECT = re.compile(
     r"\b(?:content|contents|text|texts|article|articles|post|posts|work|works|document|documents|documentation|docs|material|materials"
     r"|notes|book|books|guide|guides|tutorial|tutorials|manual|manuals|entry|entries|publication|publications|report|paper|writing|writings"
-    r"|contributions|transcription|essay|essays|prose|lecture|lectures|newsletter|newsletters|chapter|chapters|lesson|lessons|course|courses"
+    r"|contributions|transcription|essay|essays|story|stories|handbook|handbooks|prose|lecture|lectures|newsletter|newsletters|chapter|chapters|lesson|lessons|course|courses"
     r"|Inhalt|Inhalte|Texte|Artikel|Beitrag|Beiträge|Werk|Werke|Dokumentation|Handbuch"
     r"|contenu|contenus|texte|textes|œuvre|oeuvre|contenido|contenidos|texto|textos|artículo|artículos|obra|obras|documentación)\b",
     re.I,
@@ -328,7 +420,7 @@ _TEXT_SUBJECT = re.compile(
 _NON_TEXT_SUBJECT = re.compile(
     r"\b(?:themes?|templates?|skins?|code|codebase|software|programs?|programmes?|apps?|applications?|librar(?:y|ies)|plug-?ins?|extensions?"
     r"|scripts?|frameworks?|engine|icons?|icon\s+set|fonts?|typefaces?|photos?|photographs?|images?|pictures?|screenshots?|diagrams?|logos?|trademarks?|videos?"
-    r"|audio|music|artworks?|illustrations?"
+    r"|audio|music|artworks?|illustrations?|layouts?|designs?|stylesheets?"
     r"|Quellcode|Programme?|Foto|Fotos|Bilder?|Grafiken|Schriftarten?"
     r"|thème|logiciels?|icônes|código|fotografías|imágenes|logotipos?|iconos)\b",
     re.I,
@@ -340,9 +432,9 @@ _LOCATIVE = re.compile(
     r"(?:\s+(?!(?:is|are|was|were|be|been|and|or|as|licen[cs]ed|released|available|published|distributed|made)\b)[\w'’-]+){1,3}",
     re.I,
 )
-_UNDER = re.compile(r"\b(?:under|unter|sous|bajo|selon|onder)\b", re.I)
+_UNDER = re.compile(r"\b(?:under|unter|sous|bajo|selon|onder|sob|sotto)\b", re.I)
 _STRONG_BREAK = re.compile(r"[;|·•]")
-_COPYRIGHT_NOTICE = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^,;:.©]*", re.I)
+_COPYRIGHT_NOTICE = re.compile(r"(?:©|\(c\)|\bcopyright\b)[^,;:.©\n]*", re.I)  # to the end of its line (<br>)
 
 
 def _subject_region(text: str, start: int) -> str:
@@ -352,6 +444,13 @@ def _subject_region(text: str, start: int) -> str:
         region_start = match.end()
     for _, end, _ in licences_in_text(text[:start]):
         region_start = max(region_start, end)  # "X under licence A, and Y under licence B": Y's subject follows A
+    # a parenthesis names its own subject: "Made with Material for MkDocs (theme licensed under the MIT License)"
+    depth = 0
+    for at in range(start - 1, region_start - 1, -1):
+        depth += {")": 1, "(": -1}.get(text[at], 0)
+        if depth < 0:
+            region_start = at + 1
+            break
     unders = list(_UNDER.finditer(text, region_start, start))
     region_end = unders[-1].start() if unders else start
     if len(unders) > 1:
@@ -389,7 +488,7 @@ def _package_licence(spdx: str, el, text: str, start: int) -> bool:
 
 def _is_footer(el) -> bool:
     tag = el.tag if isinstance(el.tag, str) else ""
-    if tag == "footer":
+    if tag in ("footer", "address"):  # <address>: the contact and colophon line of a page (LaTeX2HTML, old sites)
         # a <footer> is the footer of its nearest sectioning element: inside an <aside> it is the aside's
         for anc in el.iterancestors():
             if anc.tag in ("article", "aside", "nav", "section", "body", "blockquote", "figure"):
@@ -405,12 +504,21 @@ def _location(el: HtmlElement, include_self: bool = False) -> str:
         tag = anc.tag if isinstance(anc.tag, str) else ""
         if tag == "head":
             return "head"
-        if tag in _QUOTING:
+        if tag in _QUOTING or _MEDIA_BOX.search(f"{anc.get('id') or ''} {anc.get('class') or ''}"):
             return "body"  # quoted or embedded material: its footer or credit line is the quoted item's
         footer = footer or _is_footer(anc)
     if footer:
         return "footer"
     return "head" if el.tag in ("link", "meta", "script") and el.getparent() is not None and el.getparent().tag == "head" else "body"
+
+
+_BR = "\x00"  # a <br> while text is collected (no text node holds NUL); "\n" in the normalised text
+
+
+def _normalise(parts: list[str]) -> str:
+    """Joined text parts, whitespace collapsed; a <br> becomes a line break ("\n")."""
+    text = re.sub(r"[^\S\x00]+", " ", "".join(parts))
+    return re.sub(r" ?\x00[\x00 ]*", "\n", text).strip()
 
 
 def _text_before(block, target) -> str:
@@ -420,6 +528,8 @@ def _text_before(block, target) -> str:
     def walk(node) -> bool:
         if node is target:
             return True
+        if node.tag == "br":
+            parts.append(_BR)
         if isinstance(node.tag, str) and node.text:
             parts.append(node.text)
         for child in node:
@@ -430,7 +540,7 @@ def _text_before(block, target) -> str:
         return False
 
     walk(block)
-    return " ".join("".join(parts).split())
+    return _normalise(parts)
 
 
 def _block_of(el):
@@ -536,7 +646,7 @@ def _text_runs(root: HtmlElement):
                 continue
             if node is not block and isinstance(node.tag, str) and node.tag in _BLOCK_TAGS:
                 # a block inside: it ends the run, and is read as a block of its own
-                if text := " ".join("".join(parts).split()):
+                if text := _normalise(parts):
                     yield block, text, links
                 parts, links = [], []
                 stack.append((node, True))
@@ -547,10 +657,12 @@ def _text_runs(root: HtmlElement):
                 continue  # a comment or processing instruction: only its tail is text
             if node.tag == "a":
                 links.append(node)
+            elif node.tag == "br":
+                parts.append(_BR)
             if node.text:
                 parts.append(node.text)
             stack.extend((child, False) for child in reversed(node))
-        if text := " ".join("".join(parts).split()):
+        if text := _normalise(parts):
             yield block, text, links
 
 
@@ -562,8 +674,47 @@ _LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "strong", "b", "l
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "th"})
 
 
+def _named_licence(text: str) -> str | None:
+    """The licence a short value names and nothing else ("Licence Ouverte / Open Licence version 2.0",
+    "cc-by-sa-4.0", "Open Database License (ODbL)"), or None."""
+    text = " ".join(text.split())
+    if not text or len(text) > 100:
+        return None
+    found = licences_in_text(text)
+    if len({spdx for _, _, spdx in found}) != 1:
+        return None
+    rest = text
+    for start, end, _ in reversed(found):
+        rest = rest[:start] + " " + rest[end:]
+    # the value is the name: at most a few words besides it ("International", "Generic licence")
+    return found[0][2] if len(re.findall(r"\w+", rest)) <= 3 else None
+
+
+_OPENING_QUOTE = re.compile("^[\"“„«‘‚‹「『]")
+
+
+def _quoted(el) -> bool:
+    """Whether `el` is inside a quotation: a <q>, or a <blockquote> marked as one (a cite attribute, a <cite>
+    or a quotation mark opening its text). A bare <blockquote> is often just an indented notice (the GFDL
+    notice of a GNU manual) and is read."""
+    for a in [el, *el.iterancestors()]:
+        if a.tag == "q":
+            return True
+        if a.tag == "blockquote" and (
+            a.get("cite") or a.find(".//cite") is not None or _OPENING_QUOTE.match(a.text_content().lstrip())
+        ):
+            return True
+    return False
+
+
+def _quoted_or_embedded(el) -> bool:
+    return _quoted(el) or any(a.tag in _QUOTING or a.tag == "figcaption" for a in el.iterancestors())
+
+
 def _label_value_link(label):
-    """The first licence link (or badge) among the (at most three) elements that follow a label, before the next label."""
+    """The licence value among the (at most three) elements that follow a label, before the next label: the
+    first licence link (or badge), a link whose text names a licence (a versionless URL, a versioned name),
+    or a short text value that is only a licence name or id."""
     for n, sibling in enumerate(label.itersiblings()):
         if n >= 3 or not isinstance(sibling.tag, str) or sibling.tag == label.tag or sibling.tag in _HEADINGS:
             return None
@@ -571,7 +722,18 @@ def _label_value_link(label):
             spdx = spdx_from_url(el.get("href") if el.tag == "a" else el.get("src"))
             if spdx:
                 return el, spdx
+        for el in sibling.iter("a"):
+            spdx = _named_licence(_inline_text(el))
+            if spdx:
+                return el, spdx
+        spdx = _named_licence(sibling.text_content())
+        if spdx:
+            return sibling, spdx
     return None
+
+
+# "License: cc-by-sa-4.0" in one element (a tag or badge of a dataset or model card, a metadata line).
+_INLINE_LABEL = re.compile(r"^(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)\s*:\s*(.+)$", re.I)
 
 
 def _labelled_licences(tree: HtmlElement) -> list[Licence]:
@@ -585,10 +747,16 @@ def _labelled_licences(tree: HtmlElement) -> list[Licence]:
         value = _label_value_link(label)
         if value is None or _SOFTWARE_SPDX.match(value[1]):
             continue
-        if any(a.tag in _QUOTING or a.tag == "figcaption" for a in label.iterancestors()):
+        if _quoted_or_embedded(label):
             continue
         parent = label.getparent()
         found.append(Licence(value[1], _snippet(parent if parent is not None else label), "label_link", _location(value[0]), "medium"))
+    for el in tree.iter("a", "span", "li", "dd", "td", "p", "div"):
+        match = _INLINE_LABEL.match(" ".join(el.text_content().split()))
+        spdx = _named_licence(match.group(1)) if match else None
+        if not spdx or _SOFTWARE_SPDX.match(spdx) or _quoted_or_embedded(el):
+            continue
+        found.append(Licence(spdx, _snippet(el), "label_link", _location(el), "medium"))
     return found if len({f.spdx for f in found}) == 1 else []
 
 
@@ -643,9 +811,10 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
     if body is None or not _KEYWORDS.search(body.text_content() or ""):
         return out
     for block, text, run_links in _text_runs(body):
-        if not _KEYWORDS.search(text):
+        if not _KEYWORDS.search(text) or _quoted(block):
             continue
         location = _location(block, include_self=True)
+        quotes = [q for q in (_inline_text(el) for el in block.iter("q")) if q]  # inline quotations of the run
         # links to a licence URL whose text names it without a version ("the Creative Commons Attribution License")
         links = [(t, spdx_from_url(a.get("href"))) for a in run_links if (t := _inline_text(a))]
         links = [(t, spdx) for t, spdx in links if spdx]
@@ -656,11 +825,13 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
                 if at >= 0 and not any(start < at + len(link_text) and at < end for start, end, _ in found):
                     found.append((at, at + len(link_text), spdx))
             for position, _, spdx in sorted(found):
+                if any(0 <= (at := sentence.find(q)) <= position < at + len(q) for q in quotes):
+                    continue  # a licence inside a quotation is the quoted text's
                 before = sentence[: position + 1]
                 if location == "footer":
-                    granted = bool(_ANY_GRANT.search(sentence))
+                    granted = bool(_ANY_GRANT.search(sentence) or _DIRECT_FOOTER.search(sentence[:position]))
                 else:
-                    granted = bool(_BODY_GRANT.search(before))
+                    granted = bool(_BODY_GRANT.search(before) or _DIRECT_BODY.search(sentence[:position]))
                 granted = granted or bool(_COPULA.search(sentence[:position]))
                 if granted and _subject_ok(sentence, position) and not _package_licence(spdx, block, sentence, position):
                     out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", location, "low" if location == "body" else "medium"))
@@ -686,9 +857,53 @@ def link_header_licences(value: str | None) -> list[Licence]:
     return out
 
 
+# A media file's description page (a MediaWiki "File:" page on Commons or any wiki): its content states the
+# licence of the file (the licence box of an image, a sound, a video); the page's text has the site's licence,
+# given in the footer or the head.
+_FILE_PAGE_TITLE = re.compile(r"^(?:File|Image|Media|Datei|Bild|Fichier|Archivo|Imagen|Plik|Bestand|Fil|Immagine|Ficheiro|Arquivo|Файл|Изображение|ファイル|文件|檔案):\S", re.I)
+_CONTENT_IDS = ("content", "mw-content-text", "bodyContent", "mw-body")
+
+
+def _media_page_content(tree: HtmlElement):
+    """The content element of a media file's description page, or None when the page is no such page."""
+    body = tree.find(".//body") if tree.tag != "body" else tree
+    heading = next(iter(tree.iter("h1")), None)
+    is_file_page = (body is not None and "ns-6" in (body.get("class") or "").split()) or (
+        heading is not None and _FILE_PAGE_TITLE.match(" ".join(heading.text_content().split()))
+    )
+    if not is_file_page:
+        return None
+    for el in tree.iter():
+        if isinstance(el.tag, str) and (el.get("id") in _CONTENT_IDS or el.tag == "main"):
+            return el
+    return None
+
+
+_RUNAWAY_TITLE = re.compile(r"<\s*(?:body|div|p|a|footer|table|h[1-6])\b", re.I)
+
+
+def _recovered_documents(tree: HtmlElement):
+    """Documents swallowed by an unclosed <title> (its text then holds the page's markup), parsed again."""
+    for title in tree.iter("title"):
+        text = title.text or ""
+        match = _RUNAWAY_TITLE.search(text)
+        if match:
+            try:
+                yield lxml.html.document_fromstring(text[match.start() :])
+            except (ValueError, etree.ParserError):
+                continue
+
+
 def detect_licence(tree: HtmlElement | None, headers: dict[str, str] | None = None) -> Licence | None:
     """The best licence statement of a page (and of its response headers, lower-cased names), or None."""
+    if tree is not None and (content := _media_page_content(tree)) is not None:
+        tree = copy.deepcopy(tree.getroottree().getroot())
+        content = _media_page_content(tree)
+        content.getparent().remove(content)  # the file's licence box, not the page's (see _media_page_content)
     found = link_header_licences((headers or {}).get("link")) + candidates(tree)
+    if tree is not None:
+        for recovered in _recovered_documents(tree):
+            found += candidates(recovered)
     if not found:
         return None
     return max(enumerate(found), key=lambda ic: (CONFIDENCE_RANK[ic[1].confidence], _LOCATION_RANK[ic[1].location], -ic[0]))[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
-from licence_eval import evaluate, evaluate_blind, evaluate_blind2, evaluate_blind3
+from licence_eval import evaluate, evaluate_blind, evaluate_blind2, evaluate_blind3, evaluate_blind4
 
 from filters.licence import detect_licence, spdx_from_text, spdx_from_url
 
@@ -273,7 +273,7 @@ def test_text_in_a_block_that_holds_another_block_is_read():
 
 def test_labelled_pages_precision_and_recall(capsys):
     # the sets the thresholds were set on (snippets, demo_site); the blind sets are scored separately
-    result = evaluate(include_blind=False, include_blind2=False, include_blind3=False)
+    result = evaluate(include_blind=False, include_blind2=False, include_blind3=False, include_blind4=False)
     with capsys.disabled():
         print("\nlicence detection on tests/data/licence/:\n" + result.summary())
     wrong = [(c.id, c.expected, c.predicted) for c in result.cases if c.predicted is not None and c.predicted != c.expected]
@@ -307,3 +307,116 @@ def test_blind3_set_is_scored(capsys):
         print("\nlicence detection on the blind3 set:\n" + result.summary().splitlines()[4])
     assert result.cases and {c.set for c in result.cases} == {"blind3"}
     assert 0.0 <= result.precision("blind3") <= 1.0 and 0.0 <= result.recall("blind3") <= 1.0
+
+
+def test_blind4_set_is_scored(capsys):
+    # blind4.yaml, a fourth set labelled blind to the detector and the earlier sets: report, assert no thresholds
+    result = evaluate_blind4()
+    with capsys.disabled():
+        print("\nlicence detection on the blind4 set:\n" + result.summary().splitlines()[5])
+    assert result.cases and {c.set for c in result.cases} == {"blind4"}
+    assert 0.0 <= result.precision("blind4") <= 1.0 and 0.0 <= result.recall("blind4") <= 1.0
+
+
+# Open Data Commons licences (one version each: a versionless URL or name names them) and SPDX-style ids.
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        ("http://opendatacommons.org/licenses/odbl/1-0/", "ODbL-1.0"),
+        ("https://opendatacommons.org/licenses/by/1.0/", "ODC-By-1.0"),
+        ("Open Data Commons Public Domain Dedication and License (PDDL)", "PDDL-1.0"),
+        ("the Open Database License (ODbL) v1.0", "ODbL-1.0"),
+        ("Public Domain Dedication", "CC0-1.0"),  # CC0's name, not the PDDL
+        ("cc-by-nc-sa-4.0", "CC-BY-NC-SA-4.0"),
+        ("https://creativecommons.org/licenses/by-nc-nd/2.5/pl/", "LicenseRef-CC-BY-NC-ND-2.5-PL"),
+    ],
+)
+def test_open_data_commons_and_spdx_style_names(text, spdx):
+    found = spdx_from_text(text)
+    assert (found[0] if found else None) == spdx
+
+
+# Grant cues in more languages (footer: the cue; body: a self-reference too) and the English grant
+# verb directly before the licence ("licensed CC BY 4.0").
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ("<footer><p>Texto disponível sob a licença CC BY-NC 4.0.</p></footer>", "CC-BY-NC-4.0"),
+        ("<div id='piede'><p>Testi rilasciati sotto licenza CC BY 4.0.</p></div>", "CC-BY-4.0"),
+        ("<footer><p>De inhoud is beschikbaar onder CC BY-SA 4.0.</p></footer>", "CC-BY-SA-4.0"),
+        ("<footer><p>Texterna är tillgängliga under CC0 1.0.</p></footer>", "CC0-1.0"),
+        ("<div class='stopka'>Materiały udostępnione na licencji CC BY 3.0.</div>", "CC-BY-3.0"),
+        ("<footer><p>本站内容采用 CC BY 4.0 许可协议。</p></footer>", "CC-BY-4.0"),
+        ("<article><p>Este artigo é publicado sob a licença CC BY 4.0.</p></article>", "CC-BY-4.0"),
+        ("<article><p>A Wikipédia está disponível sob a licença CC BY-SA 4.0.</p></article>", None),  # no self-reference
+        ("<article><p>This essay is licensed CC BY-ND 4.0 for reuse.</p></article>", "CC-BY-ND-4.0"),
+        ("<article><p>Most blogs are licensed CC BY 4.0 these days.</p></article>", None),
+        ("<footer><p>Released as CC0 1.0.</p></footer>", "CC0-1.0"),
+        ("<aside><p>You may republish this story under CC BY-NC-ND 4.0.</p></aside>", "CC-BY-NC-ND-4.0"),
+    ],
+)
+def test_grant_cues_in_more_languages_and_direct_grants(body, spdx):
+    assert _detect(body) == spdx
+
+
+# Where a statement sits: <address> is a footer line, a media credit box is the medium's, a line break
+# ends a copyright notice, a parenthesis names its own subject, a marked quotation is not the page's.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ('<address>J. Roe, 2024. <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a></address>', "CC-BY-4.0"),
+        ('<div class="image-credit"><p>Licensed under <a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a></p></div>', None),
+        ('<div class="site-footer"><div class="media-rights"><a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a></div></div>', None),
+        ("<footer><p>© 2024 Example Software Inc<br>Articles licensed under CC BY 4.0.</p></footer>", "CC-BY-4.0"),
+        ("<footer><p>Built with Material Docs (theme licensed under the MIT License).</p></footer>", None),
+        ("<footer><p>Layout by Ana, licensed CC BY 3.0, keep this credit.</p></footer>", None),
+        ('<blockquote cite="https://x.example/"><p>This site is licensed under CC BY 4.0.</p></blockquote>', None),
+        ("<blockquote><p>“All content on this site is licensed under CC BY-SA 4.0.”</p></blockquote>", None),
+        ("<p>Their footer says <q>this blog is licensed under CC BY 4.0</q>.</p>", None),
+    ],
+)
+def test_footer_like_media_box_line_break_parenthesis_and_quotations(body, spdx):
+    assert _detect(body) == spdx
+
+
+# Labelled values: a link whose text names the licence (versionless URL), a plain-text value, a one-element
+# "License: id" tag; software ids there stay a package's.
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        ('<dl><dt>Licence</dt><dd><a href="https://example.org/licences/open">Licence Ouverte version 2.0</a></dd></dl>', "etalab-2.0"),
+        ("<dl><dt>License</dt><dd>CC BY-NC 4.0</dd></dl>", "CC-BY-NC-4.0"),
+        ("<dl><dt>License</dt><dd>Open Database License (ODbL)</dd></dl>", "ODbL-1.0"),
+        ('<div class="tags"><a href="/d?license=cc0-1.0">License: cc0-1.0</a></div>', "CC0-1.0"),
+        ('<div class="tags"><a href="/m?license=apache-2.0">License: apache-2.0</a></div>', None),
+        ("<dl><dt>License</dt><dd>See the LICENSE file for CC BY 4.0 and MIT terms of all parts</dd></dl>", None),
+    ],
+)
+def test_label_values_named_by_text(body, spdx):
+    assert _detect(body) == spdx
+
+
+def test_media_file_description_page_reads_only_the_site_footer():
+    page = (
+        '<html><body class="mediawiki ns-6"><div id="content"><h1 id="firstHeading">File:Gull.jpg</h1>'
+        '<div class="licensetpl">This file is licensed under <a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a>.</div></div>'
+        '<div id="footer"><p>Text is available under the <a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA License</a>.</p></div>'
+        "</body></html>"
+    )
+    assert detect_licence(lxml.html.document_fromstring(page)).spdx == "CC-BY-SA-4.0"
+    versionless = page.replace('<a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA License</a>', "CC BY-SA License")
+    assert detect_licence(lxml.html.document_fromstring(versionless)) is None
+    # the same box on an ordinary page is read
+    ordinary = page.replace(' class="mediawiki ns-6"', "").replace("File:Gull.jpg", "Gulls")
+    assert detect_licence(lxml.html.document_fromstring(ordinary)).spdx == "CC-BY-2.0"
+
+
+def test_document_swallowed_by_an_unclosed_title_is_read():
+    html = '<html><head><title>Log\n<body><div class=foot><p>This work is licensed under <a href=https://creativecommons.org/licenses/by/4.0/>CC BY</a></div></html>'
+    found = detect_licence(lxml.html.document_fromstring(html))
+    assert found is not None and found.spdx == "CC-BY-4.0"
+
+
+def test_gpl_notice_with_semicolons_or_any_later_version():
+    text = "the GNU General Public License as published by the Free Software Foundation; either version 2 of the License, or (at your option) any later version"
+    assert spdx_from_text(text)[0] == "GPL-2.0-or-later"
