@@ -47,7 +47,16 @@ Licence names: Creative Commons URLs, badges and names map to SPDX ids with vers
 Licence (OGL-UK-1.0/2.0/3.0), Datenlizenz Deutschland (DL-DE-BY-2.0, DL-DE-ZERO-2.0) and Etalab's Licence
 Ouverte 2.0 (etalab-2.0) and the Open Data Commons licences (ODbL-1.0, ODC-By-1.0, PDDL-1.0, one version
 each, so named without one too) are
-recognised by URL and by name. A name without a version (a bare "GNU GPL") is not mapped. When a page yields several
+recognised by URL and by name, and so are NLOD-1.0/2.0, OGL-Canada-2.0, NCGL-UK-2.0, OPL-UK-3.0,
+OGDL-Taiwan-1.0, CDLA-* and OPUBL-1.0. A name without a version (a bare "GNU GPL") is not mapped. A GNU
+licence (GPL, LGPL, AGPL, GFDL) with a version alone is `-only` (its URL too: the URL names one version);
+"or later" / "+" (in the name, or right after a licence link) makes it `-or-later`. A badge's alt text is
+its link's text, and a footer badge whose alt text only names a content licence counts. A licence label may
+carry a qualifier ("License (for files):"), not one naming software or images. "X is free software / ist
+freie Software / est un logiciel libre ..." sentences are about software. A rel=license link or licence
+label inside a photo or media item's box ("photo-meta", "image-info") is the item's, not the page's. In the
+body, the site's authors may be the actor ("we have released the texts under", "wij hebben de teksten
+vrijgegeven onder"), and "this item's licence is ..." states the licence. When a page yields several
 candidates the most confident wins, then head over footer over body, then the first in the page.
 """
 
@@ -104,15 +113,28 @@ _CC_URL = re.compile(
 )
 _CC_PD_URL = re.compile(r"(?:creativecommons\.org/publicdomain|(?:i\.creativecommons\.org|licensebuttons\.net)/p)/(zero|mark)/1\.0", re.I)
 _OTHER_URLS = (
-    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?gpl-(2\.0|3\.0)", re.I), "GPL-{}-or-later"),
-    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?lgpl-(2\.1|3\.0)", re.I), "LGPL-{}-or-later"),
-    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?fdl-(1\.[123])", re.I), "GFDL-{}-or-later"),
+    # A GNU licence's URL names one version: "-only" (SPDX, and the GNU project: "or any later version" must be
+    # said). A link whose sentence adds "or later" is read as -or-later (see _or_later_from_text).
+    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?gpl-([123]\.0)(?![\d])", re.I), "GPL-{}-only"),
+    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?lgpl-(2\.0|2\.1|3\.0)(?![\d])", re.I), "LGPL-{}-only"),
+    (re.compile(r"gnu\.org/licenses/agpl-(3\.0)(?![\d])", re.I), "AGPL-{}-only"),
+    (re.compile(r"gnu\.org/licenses/(?:old-licenses/)?fdl-(1\.[123])(?![\d])", re.I), "GFDL-{}-only"),
     (re.compile(r"apache\.org/licenses/LICENSE-2\.0", re.I), "Apache-2.0"),
     (re.compile(r"opensource\.org/licen[cs]es/MIT\b", re.I), "MIT"),
     (re.compile(r"opensource\.org/licen[cs]es/Apache-2\.0\b", re.I), "Apache-2.0"),
     # UK Open Government Licence (The National Archives) and Datenlizenz Deutschland (GovData), versioned URLs only.
     (re.compile(r"nationalarchives\.gov\.uk/doc/open-government-licen[cs]e/version/([123])(?![\d])", re.I), "OGL-UK-{}.0"),
     (re.compile(r"govdata\.de/dl-de/(by|zero)-2-0(?![\d])", re.I), "DL-DE-{}-2.0"),
+    (re.compile(r"nationalarchives\.gov\.uk/doc/non-commercial-government-licen[cs]e/version/(2)(?![\d])", re.I), "NCGL-UK-{}.0"),
+    # Norwegian Licence for Open Government Data (data.norge.no/nlod/no/2.0, /en/1.0).
+    (re.compile(r"data\.norge\.no/nlod/(?:[a-z]{2}/)?([12])\.0(?![\d])", re.I), "NLOD-{}.0"),
+    # Open Government Licence - Canada: one version (2.0), so its versionless URL names it.
+    (re.compile(r"open\.canada\.ca/(?:en|fr)/open-government-licen[cs]e-canada|ouvert\.canada\.ca/\S*licence-du-gouvernement-ouvert", re.I), "OGL-Canada-2.0"),
+    (re.compile(r"data\.gov\.tw/licen[cs]e(?![\w-])", re.I), "OGDL-Taiwan-1.0"),
+    # Community Data License Agreement (cdla.dev, formerly cdla.io), versioned URLs.
+    (re.compile(r"cdla\.(?:dev|io)/permissive-([12])-0(?![\d])", re.I), "CDLA-Permissive-{}.0"),
+    (re.compile(r"cdla\.(?:dev|io)/sharing-(1)-0(?![\d])", re.I), "CDLA-Sharing-{}.0"),
+    (re.compile(r"opencontent\.org/openpub(?![\w-])", re.I), "OPUBL-1.0"),
     # Etalab Licence Ouverte 2.0: its text in the etalab/licence-ouverte repository (which holds only 2.0)
     # and the versioned PDF; the versionless page etalab.gouv.fr/licence-ouverte-open-licence is not mapped.
     (re.compile(r"github\.com/etalab/licence-ouverte/(?:blob|raw)/[^/\s]+/(?:LO|open-licence)\.md", re.I), "etalab-2.0"),
@@ -158,6 +180,12 @@ _CC_NAME = re.compile(
     r"(?:\s+(?:License|Licence))?(?:\s+|-)(\d\.\d)\b",
     re.I,
 )
+# A deed's title without "Creative Commons" (DSpace's licence field, a badge's alt text): "Attribution-
+# NonCommercial-NoDerivatives 4.0 International", with the deed's suffix so that a stray "Attribution 2.0" is not one.
+_CC_DEED_NAME = re.compile(
+    r"(?<![\w-])(Attribution(?:[\s-]+(?:Non-?Commercial|No-?Deriv(?:ative)?s|Share-?Alike)){0,2})\s+(\d\.\d)\s+(?:International|Unported|Generic)\b",
+    re.I,
+)
 _CC0_NAME = re.compile(r"\b(?:CC0|CC\s+Zero|Creative\s+Commons\s+Zero)(?:[\s-]+1\.0)?(?:\s+Universal)?\b|(?<!Open Data Commons )Public\s+Domain\s+Dedication(?!\s+and\s+Licen[cs]e)", re.I)
 # Open Data Commons licences (ODbL, ODC-By, PDDL): one version each (1.0), so a name without a version names it.
 _ODC_NAMES = (
@@ -169,7 +197,7 @@ _ODC_NAMES = (
 # translated manual keeps the licence's name and translates the rest).
 _VERSION_WORD = r"(?:version|versione|versión|versão|versie|v\.?|バージョン)"
 _OR_LATER = (
-    r"(,?\s*(?:or\s+(?:\(at\s+your\s+option\)\s+)?(?:any\s+)?(?:later|higher|newer)(?:\s+version)?"
+    r"(,?\s*(?:or\s*(?:\(at\s+your\s+option\)\s+|,\s*at\s+your\s+option\s*,\s*)?(?:any\s+)?(?:later|higher|newer)(?:\s+version)?"
     r"|oder\s+(?:\(nach\s+Ihrer\s+Wahl\)\s+)?(?:jeder\s+)?(?:neuer|höher|später)\w*(?:\s+Version)?"
     r"|ou\s+(?:toute\s+version\s+)?(?:suivante|ultérieure|supérieure)s?|o\s+(?:successiv[ae]|superiore|posterior)|o\s+(?:cualquier\s+)?(?:versión\s+)?posterior"
     r"|\s*(?:もしくは|または)?それ以降|以降))?"
@@ -206,6 +234,30 @@ _ETALAB_NAME = re.compile(
     r"\s*,?\s*(?:(?:version|v\.?)\s*2(?:\.0)?|2\.0|-2\.0)(?![\d.]*\d)",
     re.I,
 )
+# Government open-data licences on the SPDX list, by name (and by SPDX id): Norway's NLOD 1.0/2.0, Canada's
+# OGL (one version, 2.0, so named without one too), the UK's Non-Commercial Government Licence 2.0 and Open
+# Parliament Licence 3.0, Taiwan's Open Government Data License 1.0; and the Community Data License Agreements.
+# Canada's OGL has one version (2.0): its URL names it, its name only with the version (a bare "Open Government
+# Licence – Canada" is left alone, as a bare UK "Open Government Licence" is).
+_OPEN_DATA_NAMES = (
+    (re.compile(r"\b(?:Norwegian\s+Licen[cs]e\s+for\s+Open\s+Government\s+Data|Norsk\s+lisens\s+for\s+offentlige\s+data|NLOD)(?:\s*\(NLOD\))?[\s,-]*(?:(?:version|versjon|v\.?)\s*)?([12])\.0\b", re.I), "NLOD-{}.0"),
+    (re.compile(r"\b(?:Open\s+Government\s+Licen[cs]e|Licence\s+du\s+gouvernement\s+ouvert)\s*[-–—:,]?\s*Canada[\s,]*(?:(?:version|v\.?)\s*)?2\.0\b|\bOGL-Canada-2\.0\b", re.I), "OGL-Canada-2.0"),
+    (re.compile(r"\bNon-?Commercial\s+Government\s+Licen[cs]e,?\s*(?:(?:version|v\.?)\s*)?2(?:\.0)?\b|\bNCGL-UK-2\.0\b", re.I), "NCGL-UK-2.0"),
+    (re.compile(r"\bOpen\s+Parliament\s+Licen[cs]e,?\s*(?:(?:version|v\.?)\s*)?3(?:\.0)?\b|\bOPL-UK-3\.0\b", re.I), "OPL-UK-3.0"),
+    (re.compile(r"\bOpen\s+Government\s+Data\s+Licen[cs]e,?\s*(?:[-–—]\s*)?(?:Taiwan,?\s*)?(?:version|v\.?)\s*1(?:\.0)?\b|政府資料開放授權條款\s*[-－–]?\s*第\s*1\s*版|\bOGDL-Taiwan-1\.0\b", re.I), "OGDL-Taiwan-1.0"),
+    (re.compile(r"\bCommunity\s+Data\s+Licen[cs]e\s+Agreement\s*[-–—,]?\s*Permissive\s*[-–—,]?\s*(?:version\s*)?([12])\.0\b|\bCDLA-Permissive-([12])\.0\b", re.I), "CDLA-Permissive-{}.0"),
+    (re.compile(r"\bCommunity\s+Data\s+Licen[cs]e\s+Agreement\s*[-–—,]?\s*Sharing\s*[-–—,]?\s*(?:version\s*)?(1)\.0\b|\bCDLA-Sharing-(1)\.0\b", re.I), "CDLA-Sharing-{}.0"),
+    (re.compile(r"\bOpen\s+Publication\s+Licen[cs]e(?:,?\s*(?:version|v\.?)\s*1\.0)?\b|\bOPUBL-1\.0\b", re.I), "OPUBL-1.0"),
+)
+# GNU licences written as SPDX ids or short names: "GPL-3.0-only", "LGPL-2.1-or-later", "GPL-2.0+", "GPLv3",
+# "AGPL v3 or later". Without "or later" (or "+") the version alone is named: -only.
+_GNU_SHORT = re.compile(
+    r"(?<![\w-])(A|L)?GPL[\s-]?v?(1|2|3|2\.1)(?:\.0)?(?:(-only)|(-or-later|\+)|(?![\w.+-]))" + _OR_LATER,
+    re.I,
+)
+_GNU_IDS = frozenset(
+    f"{kind}-{version}" for kind, versions in (("GPL", "1.0 2.0 3.0"), ("LGPL", "2.0 2.1 3.0"), ("AGPL", "1.0 3.0")) for version in versions.split()
+)
 _OTHER_NAMES = (
     (re.compile(r"\bApache\s+Licen[cs]e,?\s*(?:Version\s*|v)2\.0\b|\bApache[\s-]2\.0\s+licen[cs]e", re.I), "Apache-2.0"),
     (re.compile(r"\b(?:the\s+)?MIT\s+Licen[cs]e\b|\bMIT[\s-]licen[cs]ed\b", re.I), "MIT"),
@@ -214,15 +266,16 @@ _OTHER_NAMES = (
 _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1"}
 
 
-_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr)/\S+", re.I)
+_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr|data\.norge\.no|open\.canada\.ca|cdla\.(?:dev|io))/\S+", re.I)
 
 
 def licences_in_text(text: str) -> list[tuple[int, int, str]]:
     """(start, end, SPDX id) of every licence named with its version (or written as a licence URL)
     in a piece of text, in text order."""
     found: list[tuple[int, int, str]] = []
-    for match in _CC_NAME.finditer(text):
-        words = (match.group(1) or match.group(2)).lower()
+
+    def cc_elements(words: str) -> str:
+        words = words.lower()
         elements = ["BY"]
         if "commercial" in words or re.search(r"\bnc\b", words):
             elements.append("NC")
@@ -230,7 +283,12 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
             elements.append("ND")
         elif "share" in words or re.search(r"\bsa\b", words):
             elements.append("SA")
-        found.append((match.start(), match.end(), _cc_spdx("-".join(elements), match.group(3), None)))
+        return "-".join(elements)
+
+    for match in _CC_NAME.finditer(text):
+        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1) or match.group(2)), match.group(3), None)))
+    for match in _CC_DEED_NAME.finditer(text):
+        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1)), match.group(2), None)))
     for match in _CC0_NAME.finditer(text):
         found.append((match.start(), match.end(), "CC0-1.0"))
     for match in _GPL_NAME.finditer(text):
@@ -238,6 +296,12 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
         version = _GPL_VERSIONS.get(match.group(2))
         if version is not None and not (kind == "LGPL" and version == "2.0"):
             found.append((match.start(), match.end(), f"{kind}-{version}-{'or-later' if match.group(3) else 'only'}"))
+    for match in _GNU_SHORT.finditer(text):
+        kind = f"{(match.group(1) or '').upper()}GPL"
+        version = match.group(2) if "." in match.group(2) else f"{match.group(2)}.0"
+        if f"{kind}-{version}" in _GNU_IDS:
+            later = bool(match.group(4) or match.group(5))
+            found.append((match.start(), match.end(), f"{kind}-{version}-{'or-later' if later else 'only'}"))
     for match in _GFDL_NAME.finditer(text):
         found.append((match.start(), match.end(), f"GFDL-{match.group(1)}-{'or-later' if match.group(2) else 'only'}"))
     for match in _OGL_NAME.finditer(text):
@@ -247,9 +311,9 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
         found.append((match.start(), match.end(), "DL-DE-ZERO-2.0" if kind == "zero" else "DL-DE-BY-2.0"))
     for match in _ETALAB_NAME.finditer(text):
         found.append((match.start(), match.end(), "etalab-2.0"))
-    for pattern, spdx in (*_OTHER_NAMES, *_ODC_NAMES):
+    for pattern, spdx in (*_OTHER_NAMES, *_ODC_NAMES, *_OPEN_DATA_NAMES):
         for match in pattern.finditer(text):
-            found.append((match.start(), match.end(), spdx))
+            found.append((match.start(), match.end(), spdx.format(*(g for g in match.groups() if g))))
     for match in _URL_IN_TEXT.finditer(text):  # a licence URL written out ("... (https://creativecommons.org/licenses/by/4.0/)")
         spdx = spdx_from_url(match.group(0))
         if spdx:
@@ -276,7 +340,8 @@ def spdx_from_text(text: str) -> tuple[str, int] | None:
 # pied de page (fr), pie de página (es), piè di pagina (it), voettekst (nl), sidfot (sv), podval (ru).
 _FOOTERISH = re.compile(
     r"foot|colophon|site-?info|copyright|legal|licen[cs]e|lizenz|rights|rodap|stopka|fu(?:ss|ß)zeile|pied-?de-?page|\bpied\b"
-    r"|pie-?de-?p[aá]gina|pi[eè]-?di-?pagina|\bpiede\b|voettekst|sidfot|podval",
+    r"|pie-?de-?p[aá]gina|pi[eè]-?di-?pagina|\bpiede\b|voettekst|sidfot|podval"
+    r"|\bfu(?:ss|ß)(?:bereich|leiste)?\b|\bvoet(?:regel)?\b|alatunniste|bunntekst|sidefod|pati[cč]ka|z[aá]pat[ií]|l[aá]bl[eé]c|altbilgi",
     re.I,
 )
 # A credit or licence box of a media item (Flickr's "photo-license-info", "image-credit", "media-rights"):
@@ -284,6 +349,21 @@ _FOOTERISH = re.compile(
 _MEDIA_BOX = re.compile(
     r"(?:photo|image|img|media|video|picture|attachment|audio)s?[-_]?(?:licen[cs]e|rights|copyright|credit|attribution)", re.I
 )
+# An element that describes one photo, image, video or other media item (a photo page's "photo-meta",
+# "photo-details", "image-info", "media-item" box): a rel=license link inside it is the item's licence.
+_MEDIA_ITEM = re.compile(
+    r"(?:^|[\s_-])(?:photos?|images?|img|media|videos?|pictures?|pics?|audio|attachments?|artworks?|illustrations?)"
+    r"(?:[-_](?:meta|metadata|info|details?|data|item|page|view|main|box|wrapper|container|sidebar|attribution|caption|credits?))?(?=$|\s)",
+    re.I,
+)
+
+
+def _in_media_item(el) -> bool:
+    return any(
+        _MEDIA_ITEM.search(f"{a.get('id') or ''} {a.get('class') or ''}") for a in el.iterancestors() if isinstance(a.tag, str)
+    )
+
+
 # Quoted or embedded material: a footer, credit or licence box inside it belongs to the quoted item.
 _QUOTING = frozenset({"blockquote", "q", "figure"})
 _BLOCK_TAGS = frozenset(
@@ -291,13 +371,14 @@ _BLOCK_TAGS = frozenset(
 )
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
-    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//",
+    r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//"
+    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料",
     re.I,
 )
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
 # The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
 # this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
-_SELF_NOUNS = r"(?:work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay|story|stories|handbook)"
+_SELF_NOUNS = r"(?:item|record|deposit|work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay|story|stories|handbook)"
 _SELF = (
     r"(?:\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b" + _SELF_NOUNS + r"\b"
     r"|\b(?:content|contents|text|texts|material|materials|documentation)\s+(?:of|on|in)\s+(?:this|these|our|my)\b)"
@@ -369,12 +450,30 @@ _GRANTS_BY_LANGUAGE = {
 # complement, "the text of this post is CC BY 4.0 International", "these notes are CC0 1.0". Read on the
 # sentence up to the licence name, so the name must follow the copula directly.
 _COPULA = re.compile(_SELF + r"[^.;:]{0,40}?\b(?:is|are)\s+(?:(?:also|now|all)\s+)?$", re.I)
+# The licence named as the page's: "this item's license is described as Attribution 4.0 International"
+# (DSpace), "the licence of this work is ...", "licence for this document: ...".
+_LICENCE_IS = re.compile(
+    r"(?:" + _SELF + r"['’]s\s+licen[cs]e|\blicen[cs]e\s+(?:of|for)\s+" + _SELF + r")\s*(?:(?:is|:)\s*(?:(?:described|stated|given)\s+as\s+)?)(?:the\s+|a\s+)?$",
+    re.I,
+)
 # Permission notices name the verb first: "Permission is granted to copy, distribute and/or modify this
 # document under the terms of ..." (GFDL, GPL documentation notices).
 _PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate|republish|reprint|repost)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
+# The site's authors as the actor: "we have released the texts under", "Wij hebben de teksten vrijgegeven onder",
+# "Wir stellen alle Texte unter ...", "nous publions nos textes sous": a first-person subject, the page's
+# text as its object, then the preposition that introduces the licence.
+_ACTOR_NOUNS = (
+    r"(?:content|contents|texts?|articles?|posts?|documentation|materials?|writings?|entries"
+    r"|inhoud|teksten|tekst|artikelen|Texte|Inhalte|Artikel|Beiträge|textes|contenus?|articles|billets|textos|contenidos?|artículos)"
+)
+_ACTOR = (
+    r"\b(?:we|I|wij|ik|wir|ich|nous|je)\b(?:\s+[\w'’-]+){0,3}?\s+(?:(?:the|all|our|my|de|het|alle|onze|mijn|die|unsere|meine|les|nos|mes|tous\s+les)\s+)?"
+    + _ACTOR_NOUNS + r"\b[^.;]{0,60}?\b(?:under|onder|unter|sous|bajo|sob|sotto)\b"
+)
 _BODY_GRANT = re.compile(
     "|".join(
         (
+            _ACTOR,
             _SELF + r"[^.;]{0,80}?" + _GRANT,
             _PERMISSION,
             _SELF_DE + r"[^.;]{0,80}?" + _GRANT_DE,
@@ -557,6 +656,61 @@ def _link_sentence(el) -> tuple[str, int]:
     return f"{before} {' '.join(el.text_content().split())}", len(before) + 1
 
 
+def _text_after(block, el) -> str:
+    """The text of `block` that follows `el` (a descendant), whitespace-normalised."""
+    parts: list[str] = []
+    node = el
+    while node is not None and node is not block:
+        parts.append(node.tail or "")
+        for sibling in node.itersiblings():
+            if isinstance(sibling.tag, str):
+                parts.append(sibling.text_content())
+            parts.append(sibling.tail or "")
+        node = node.getparent()
+    return " ".join("".join(parts).split())
+
+
+def _link_context(el) -> tuple[str, str, str]:
+    """(sentence before, link text, sentence after) of a link in its block."""
+    block = _block_of(el)
+    if block is None:
+        return "", _inline_text(el), ""
+    before = _SENTENCE.split(_text_before(block, el))[-1]
+    after = _SENTENCE.split(" " + _text_after(block, el))[0]
+    return before, _inline_text(el), after
+
+
+_LATER_AFTER = re.compile(r"^\s*(?:\+|" + _OR_LATER[1:-2] + r")", re.I)
+
+
+def _or_later_from_text(spdx: str, link_text: str, after: str) -> str:
+    """A GNU licence read from a URL (-only: the URL names one version) made -or-later when the link's text
+    or the words right after it say so ("GNU GPL version 2</a> or (at your option) any later version")."""
+    if not spdx.endswith("-only") or not re.match(r"(?:A|L)?GPL-|GFDL-", spdx):
+        return spdx
+    later = spdx[: -len("-only")] + "-or-later"
+    if any(found == later for _, _, found in licences_in_text(f"{link_text}{after}")) or _LATER_AFTER.match(after):
+        return later
+    return spdx
+
+
+# A sentence about software: "X is free software", "Joomla! ist freie, unter der GNU/GPL-Lizenz veröffentlichte
+# Software", "WordPress est un logiciel libre", "es software libre", "è software libero", "is open-source software".
+# A licence named in such a sentence is the software's.
+_FREE_SOFTWARE = re.compile(
+    r"(?:\b(?:free|libre|open[\s-]source)(?:[\s,/]+(?:and\s+|&\s+)?(?:free|libre|open[\s-]source))*\s+software|\bfreie\b[^.;]{0,80}?\bSoftware|\bOpen[\s-]Source[\s-]Software)\b"
+    r"(?!\s+(?:Foundation|licen[cs]e|Lizenz))"
+    r"|\blogiciels?\s+libres?\b|\bsoftware\s+(?:libre|livre|libero|gratuito)\b|\bvrije\s+software\b|\bfri\s+(?:programvara|software|programvare)\b"
+    r"|\bwolne\s+oprogramowanie\b|\bsvobodný\s+software\b|свободн\w+\s+программн|フリーソフトウェア|自由软件|自由軟體",
+    re.I,
+)
+
+
+def _software_sentence(text: str) -> bool:
+    """Whether a sentence (clause) is a statement about software, unless it names the page's text as well."""
+    return bool(_FREE_SOFTWARE.search(text)) and not re.search(r"\b(?:documentation|document|manual|handbook|text|content)\b", text, re.I)
+
+
 def _link_subject_ok(el) -> bool:
     """The subject check for a licence link: the sentence before it in its block."""
     if _block_of(el) is None:
@@ -604,6 +758,15 @@ def _json_ld_licences(data, depth: int = 0):
     for key in ("@graph", "mainEntity", "mainEntityOfPage"):
         if key in data:
             yield from _json_ld_licences(data[key], depth + 1)
+
+
+def _alt_text(el) -> str:
+    return " ".join(" ".join(img.get("alt") or "" for img in el.iter("img")).split())
+
+
+def _with_alt_text(el) -> str:
+    """The text of an element with the alt text of its images (a badge link's only text is often its alt)."""
+    return " ".join([el.text_content(), *(img.get("alt") or "" for img in el.iter("img"))])
 
 
 def _inline_text(el) -> str:
@@ -669,7 +832,11 @@ def _text_runs(root: HtmlElement):
 # A labelled metadata box: a label that is only the word "Licence" (a heading, <dt>, <th>, <strong> ...)
 # and, as its value, a link to a content licence: "<h3>Licence</h3><a href=.../by/4.0/>CC BY 4.0</a>" on
 # a repository item page, "<dt>License</dt><dd><a ...>", a blog sidebar widget "Licence" holding a badge.
-_LICENCE_LABEL = re.compile(r"^(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)\s*:?$", re.I)
+# The label may carry a qualifier naming what it covers: "License (for files):", "Licence (text)", "License for
+# content" (not one naming software, code or images: "License (code)").
+_LABEL_WORD = r"(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)"
+_LABEL_QUALIFIER = r"(?:\s*\((?:for\s+|für\s+|pour\s+|de\s+)?[\w\s,&/-]{1,30}\)|\s+(?:for|of|für|pour)\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)?"
+_LICENCE_LABEL = re.compile(r"^(" + _LABEL_WORD + _LABEL_QUALIFIER + r")\s*:?$", re.I)
 _LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "strong", "b", "label", "span", "p", "div")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "th"})
 
@@ -733,7 +900,13 @@ def _label_value_link(label):
 
 
 # "License: cc-by-sa-4.0" in one element (a tag or badge of a dataset or model card, a metadata line).
-_INLINE_LABEL = re.compile(r"^(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)\s*:\s*(.+)$", re.I)
+_INLINE_LABEL = re.compile(r"^(" + _LABEL_WORD + _LABEL_QUALIFIER + r")\s*:\s*(.+)$", re.I)
+
+
+def _label_covers_text(label: str) -> bool:
+    """Whether a licence label's qualifier (if any) names the page's content, not software or images."""
+    qualifier = re.sub("^" + _LABEL_WORD, "", label, flags=re.I)
+    return not _NON_TEXT_SUBJECT.search(qualifier) or bool(_TEXT_SUBJECT.search(qualifier))
 
 
 def _labelled_licences(tree: HtmlElement) -> list[Licence]:
@@ -742,19 +915,22 @@ def _labelled_licences(tree: HtmlElement) -> list[Licence]:
     each with its own) give none."""
     found = []
     for label in tree.iter(*_LABEL_TAGS):
-        if not _LICENCE_LABEL.match(" ".join(label.text_content().split())):
+        match = _LICENCE_LABEL.match(" ".join(label.text_content().split()))
+        if not match or not _label_covers_text(match.group(1)):
             continue
         value = _label_value_link(label)
         if value is None or _SOFTWARE_SPDX.match(value[1]):
             continue
-        if _quoted_or_embedded(label):
-            continue
+        if value[0].tag == "a":
+            value = (value[0], _or_later_from_text(value[1], _inline_text(value[0]), ""))
+        if _quoted_or_embedded(label) or _in_media_item(label):
+            continue  # quoted material, or a photo page's photo box: the item's licence
         parent = label.getparent()
         found.append(Licence(value[1], _snippet(parent if parent is not None else label), "label_link", _location(value[0]), "medium"))
     for el in tree.iter("a", "span", "li", "dd", "td", "p", "div"):
         match = _INLINE_LABEL.match(" ".join(el.text_content().split()))
-        spdx = _named_licence(match.group(1)) if match else None
-        if not spdx or _SOFTWARE_SPDX.match(spdx) or _quoted_or_embedded(el):
+        spdx = _named_licence(match.group(2)) if match and _label_covers_text(match.group(1)) else None
+        if not spdx or _SOFTWARE_SPDX.match(spdx) or _quoted_or_embedded(el) or _in_media_item(el):
             continue
         found.append(Licence(spdx, _snippet(el), "label_link", _location(el), "medium"))
     return found if len({f.spdx for f in found}) == 1 else []
@@ -769,11 +945,14 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
         tag = el.tag
         if tag in ("link", "a", "area") or (tag in ("span", "div") and el.get("rel")):
             if _rels(el) & _LICENCE_RELS:
-                if any(a.tag in _QUOTING or a.tag == "figcaption" for a in el.iterancestors()):
-                    continue  # the licence of an embedded image, video or quotation, not of the page
+                if any(a.tag in _QUOTING or a.tag == "figcaption" for a in el.iterancestors()) or (tag != "link" and _in_media_item(el)):
+                    continue  # the licence of an embedded image, video or quotation, or of a photo page's photo: not of the page
                 href = el.get("href") or el.get("resource") or el.get("content")
-                spdx = spdx_from_url(href) or spdx_from_text(el.text_content() if tag != "link" else "")
+                spdx = spdx_from_url(href) or spdx_from_text(_with_alt_text(el) if tag != "link" else "")
                 spdx = spdx if isinstance(spdx, str) or spdx is None else spdx[0]
+                if spdx and tag != "link":
+                    _, link_text, after = _link_context(el)
+                    spdx = _or_later_from_text(spdx, link_text, after)
                 if spdx:
                     rels = _rels(el)
                     source = "link_rel" if tag == "link" else ("a_rel" if rels & {"license", "licence"} else "ccrel")
@@ -782,6 +961,10 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
             if tag == "a":
                 spdx = spdx_from_url(el.get("href"))
                 if spdx and _location(el) == "footer" and _link_subject_ok(el) and not _package_licence(spdx, el, *_link_sentence(el)):
+                    before, link_text, after = _link_context(el)
+                    if _software_sentence(_STRONG_BREAK.split(before)[-1] + " " + link_text + " " + _STRONG_BREAK.split(after)[0]):
+                        continue  # "X is free software under the GPL": the software's licence
+                    spdx = _or_later_from_text(spdx, link_text, after)
                     out.append(Licence(spdx, _snippet(el.getparent() if el.getparent() is not None else el), "footer_link", "footer", "medium"))
         elif tag == "meta":
             name = (el.get("name") or el.get("property") or "").strip().lower()
@@ -803,6 +986,12 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
             # A badge image inside a link to a licence is handled by the link; a bare badge in the footer counts.
             spdx = spdx_from_url(el.get("src"))
             parent = el.getparent()
+            if spdx is None and not (parent is not None and parent.tag == "a" and spdx_from_url(parent.get("href"))):
+                # a badge whose only text is its alt text ("Creative Commons Attribution-NonCommercial 4.0
+                # International License"): a content licence named and nothing else
+                spdx = _named_licence(el.get("alt") or "")
+                spdx = None if spdx is None or _SOFTWARE_SPDX.match(spdx) else spdx
+                parent = None
             if spdx and (parent is None or parent.tag != "a") and _location(el) == "footer" and not _package_licence(spdx, el, "", 0):
                 out.append(Licence(spdx, _snippet(el), "footer_link", "footer", "medium"))
 
@@ -816,27 +1005,39 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
         location = _location(block, include_self=True)
         quotes = [q for q in (_inline_text(el) for el in block.iter("q")) if q]  # inline quotations of the run
         # links to a licence URL whose text names it without a version ("the Creative Commons Attribution License")
-        links = [(t, spdx_from_url(a.get("href"))) for a in run_links if (t := _inline_text(a))]
+        links = [(t, spdx_from_url(a.get("href"))) for a in run_links if (t := _inline_text(a) or _alt_text(a))]
         links = [(t, spdx) for t, spdx in links if spdx]
         for sentence in _SENTENCE.split(text):
             found = licences_in_text(sentence)
             for link_text, spdx in links:
                 at = sentence.find(link_text)
                 if at >= 0 and not any(start < at + len(link_text) and at < end for start, end, _ in found):
-                    found.append((at, at + len(link_text), spdx))
-            for position, _, spdx in sorted(found):
+                    found.append((at, at + len(link_text), _or_later_from_text(spdx, link_text, sentence[at + len(link_text) :])))
+            for position, end, spdx in sorted(found):
                 if any(0 <= (at := sentence.find(q)) <= position < at + len(q) for q in quotes):
                     continue  # a licence inside a quotation is the quoted text's
-                before = sentence[: position + 1]
+                clause = sentence[_last_break(sentence, position) :]
+                if _software_sentence(_STRONG_BREAK.split(clause)[0]):
+                    continue  # "X is free software, licensed under the GPL": the software's licence
                 if location == "footer":
                     granted = bool(_ANY_GRANT.search(sentence) or _DIRECT_FOOTER.search(sentence[:position]))
                 else:
-                    granted = bool(_BODY_GRANT.search(before) or _DIRECT_BODY.search(sentence[:position]))
-                granted = granted or bool(_COPULA.search(sentence[:position]))
+                    # the grant cue may run into the licence's name ("sous la Licence Ouverte"), not start in it
+                    grant = _BODY_GRANT.search(sentence[:end])
+                    granted = bool(grant and grant.start() < position) or bool(_DIRECT_BODY.search(sentence[:position]))
+                granted = granted or bool(_COPULA.search(sentence[:position])) or bool(_LICENCE_IS.search(sentence[:position]))
                 if granted and _subject_ok(sentence, position) and not _package_licence(spdx, block, sentence, position):
                     out.append(Licence(spdx, sentence[:MAX_EVIDENCE], "text", location, "low" if location == "body" else "medium"))
                     break
     return out
+
+
+def _last_break(text: str, start: int) -> int:
+    """Where the clause holding position `start` begins (after the last ";", "|", "·" before it)."""
+    at = 0
+    for match in _STRONG_BREAK.finditer(text, 0, start):
+        at = match.end()
+    return at
 
 
 _LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")

@@ -7,7 +7,8 @@ recall    = correct ids / pages that state a licence
 The sets: snippets (cases.yaml), demo_site (demo_site.yaml), blind (blind.yaml, written and labelled
 without reading the detector, so its numbers are the honest estimate), blind2 (blind2.yaml, a second
 set written the same way, blind to the detector and to the earlier sets), blind3 (blind3.yaml, a third
-set written the same way) and blind4 (blind4.yaml, a fourth set written the same way); "all" is their union.
+set written the same way), blind4 (blind4.yaml, a fourth set written the same way) and blind5
+(blind5.yaml, a fifth set written the same way); "all" is their union.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from filters.licence import detect_licence  # noqa: E402
 @dataclass(frozen=True)
 class Case:
     id: str
-    set: str  # snippets | demo_site | blind | blind2 | blind3 | blind4
+    set: str  # snippets | demo_site | blind | blind2 | blind3 | blind4 | blind5
     expected: str | None
     predicted: str | None
     evidence: str | None
@@ -58,7 +59,7 @@ class Evaluation:
 
     def summary(self) -> str:
         lines = []
-        for which in ("snippets", "demo_site", "blind", "blind2", "blind3", "blind4", None):
+        for which in ("snippets", "demo_site", "blind", "blind2", "blind3", "blind4", "blind5", None):
             n, predicted, positive, correct = self._counts(which)
             lines.append(
                 f"{which or 'all':10s} pages {n:3d}  with licence {positive:3d}  predicted {predicted:3d}  correct {correct:3d}  "
@@ -109,8 +110,17 @@ def evaluate_blind4() -> Evaluation:
     return Evaluation(_load_snippet_file("blind4.yaml", "blind4"))
 
 
+def evaluate_blind5() -> Evaluation:
+    """The fifth blind set (blind5.yaml): written and labelled without reading the detector or the earlier sets."""
+    return Evaluation(_load_snippet_file("blind5.yaml", "blind5"))
+
+
 def evaluate(
-    include_blind: bool = True, include_blind2: bool = True, include_blind3: bool = True, include_blind4: bool = True
+    include_blind: bool = True,
+    include_blind2: bool = True,
+    include_blind3: bool = True,
+    include_blind4: bool = True,
+    include_blind5: bool = True,
 ) -> Evaluation:
     cases = _load_snippet_file("cases.yaml", "snippets")
     demo = yaml.safe_load((DATA / "demo_site.yaml").read_text(encoding="utf-8"))
@@ -130,6 +140,8 @@ def evaluate(
         cases.extend(evaluate_blind3().cases)
     if include_blind4:
         cases.extend(evaluate_blind4().cases)
+    if include_blind5:
+        cases.extend(evaluate_blind5().cases)
     return Evaluation(cases)
 
 
