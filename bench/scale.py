@@ -47,6 +47,24 @@ def replicate(files: list[Path], factor: int, into: Path) -> list[Path]:
     return copies
 
 
+def concatenated(files: list[Path], mib: float, count: int, into: Path) -> list[Path]:
+    """COUNT files of about MIB MiB each, every one the crawl's files concatenated again and again
+    (record-gzipped WARC members concatenate into a valid WARC): inputs the size of real crawl
+    files, so a task does what it does at scale (a byte range of `range_bytes` or a whole file)
+    and the per-task costs weigh what they weigh there."""
+    into.mkdir(parents=True, exist_ok=True)
+    blob = b"".join(p.read_bytes() for p in files)
+    copies = max(1, round(mib * (1 << 20) / len(blob)))
+    out = []
+    for k in range(count):
+        target = into / f"big{k}.warc.gz"
+        with open(target, "wb") as fh:
+            for _ in range(copies):
+                fh.write(blob)
+        out.append(target)
+    return out
+
+
 def time_process_pool(files: list[Path], out: Path, workers: int) -> tuple[float, int]:
     from pipeline.config import CurateConfig
     from pipeline.curate import run_curate
@@ -71,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes on both sides (default: 2)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per side and size; median reported")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--file-mib", type=float, help="instead of copying the crawl's small files, make FACTOR files of this many MiB each (the crawl concatenated): tasks the size of real ones")
     args = parser.parse_args(argv)
     try:
         factors = [int(f) for f in args.factors.split(",")]
@@ -93,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         with prefect_test_harness(server_startup_timeout=120):
             for factor in factors:
-                inputs = replicate(files, factor, work / f"x{factor}")
+                inputs = concatenated(files, args.file_mib, factor, work / f"x{factor}") if args.file_mib else replicate(files, factor, work / f"x{factor}")
                 row = {"factor": factor, "files": len(inputs), "bytes": sum(p.stat().st_size for p in inputs)}
                 for side, fn in (("process_pool", time_process_pool), ("dask_prefect", time_dask_flow)):
                     times = []

@@ -145,6 +145,14 @@ def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, d
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
+        # The LocalCluster is ours to configure (an existing cluster is not). Measured on
+        # curation (bench/scale.py, BENCHMARKS.md): Dask's statistical profiler samples the
+        # working thread's stack every 10 ms, and MALLOC_TRIM_THRESHOLD_=65536, which Dask sets
+        # for its worker processes, makes glibc hand memory back after nearly every large free;
+        # together about 4 % of the curation time (quality signals and MinHash the most).
+        import dask
+
+        dask.config.set({"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
         # One thread per worker process: curation is CPU-bound Python.
         return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
     from prefect.task_runners import ProcessPoolTaskRunner
