@@ -36,13 +36,29 @@ def _bench_curate():
     return module
 
 
+def _warcinfo_member(note: str) -> bytes:
+    """One record-gzipped warcinfo record: appended to a copy, it makes the copy's bytes (and
+    sha256) its own, so curation cannot treat it as the same file again."""
+    import io
+
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    payload = f"software: ernte bench/scale.py\r\ncopy: {note}\r\n".encode()
+    writer.write_record(writer.create_warc_record("", "warcinfo", payload=io.BytesIO(payload), length=len(payload), warc_content_type="application/warc-fields"))
+    return buf.getvalue()
+
+
 def replicate(files: list[Path], factor: int, into: Path) -> list[Path]:
+    """The files copied FACTOR times, each copy made distinct (see _warcinfo_member): the same
+    records, so the same work per copy, and deduplication drops the copies' documents."""
     into.mkdir(parents=True, exist_ok=True)
     copies = []
     for k in range(factor):
         for path in files:
             target = into / f"copy{k}-{path.name}"
-            shutil.copyfile(path, target)
+            target.write_bytes(path.read_bytes() + _warcinfo_member(f"{k} {path.name}"))
             copies.append(target)
     return copies
 
@@ -61,6 +77,7 @@ def concatenated(files: list[Path], mib: float, count: int, into: Path) -> list[
         with open(target, "wb") as fh:
             for _ in range(copies):
                 fh.write(blob)
+            fh.write(_warcinfo_member(f"big{k}"))
         out.append(target)
     return out
 

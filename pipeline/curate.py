@@ -345,13 +345,16 @@ def _run_tasks(tasks: list[FileTask], workers: int, progress: bool, map_tasks: T
     results: dict[str, FileResult] = {}
     failed: list[str] = []
     todo = []
+    queued: set[str] = set()
     for task in tasks:
         stored = read_work_result(task.work_path) if Path(task.work_path).exists() else None
         if stored is not None:  # finished by an earlier, interrupted run
             results[task.work_path] = stored
-        else:
+        elif task.work_path not in queued:
+            # Two inputs with the same bytes (a file and its copy) are one task: same work file.
+            queued.add(task.work_path)
             todo.append(task)
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="task", desc="curate", file=sys.stderr, disable=None if progress else True)
+    bar = tqdm(total=len(todo) + len(results), initial=len(results), unit="task", desc="curate", file=sys.stderr, disable=None if progress else True)
     if map_tasks is not None and todo:
         for task, outcome in map_tasks(todo):
             _collect(task, lambda o=outcome: _result_or_raise(o), results, failed)

@@ -1,7 +1,8 @@
 """Prefect flows: each stage as a flow, and one that chains them.
 
 Tasks are coarse, because Prefect costs 0.1-0.3 s per task run: one per crawl, one per WARC file
-(or byte range of a large one) for curation, one for tokenizing, one for training; never one per
+or byte range of a large one for curation (small files share a task, up to BATCH_TARGET_BYTES,
+with at least two tasks per worker), one for tokenizing, one for training; never one per
 document. The curate flow is `pipeline.curate.run_curate` with its per-file tasks submitted to the
 flow's task runner instead of a local process pool, so both paths write the same outputs:
 
@@ -11,8 +12,8 @@ flow's task runner instead of a local process pool, so both paths write the same
 
 A rerun skips finished work: curation reuses every work file whose name is the hash of the input
 file's sha256, the byte range and the per-document configuration, and skips inputs already in the
-curated directory's manifest. Failing files are retried (`retries`), then reported; the others
-are still curated.
+curated directory's manifest. A failing file is retried (FILE_ATTEMPTS), then reported; the
+others are still curated.
 
 The end-to-end flow survives being killed at any point: a crawl directory is marked unfinished
 until its crawl task succeeds (an unfinished one is resumed, never curated); curation commits with
@@ -46,7 +47,7 @@ from prefect.futures import as_completed
 
 from pipeline.config import CurateConfig, TokenizeConfig, TrainConfig
 from pipeline.curate import run_curate
-from pipeline.curate_worker import FileResult, FileTask, curate_file
+from pipeline.curate_worker import FileResult, FileTask, curate_file, read_work_result
 
 TaskRunnerName = Literal["process", "dask"]
 
@@ -120,23 +121,85 @@ def prefect_api() -> Iterator[str | None]:
         os.environ.pop("PREFECT_API_URL", None)
 
 
-@task(name="curate-file", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="curate {file_task.input_path}")
-def curate_file_task(file_task: FileTask) -> FileResult:
+# A Prefect task costs 0.1-0.3 s (engine, API calls, Dask round trip): WARC files much smaller
+# than a byte range share a task, so that cost stays small next to the work.
+BATCH_TARGET_BYTES = 16 << 20
+FILE_ATTEMPTS = 3  # per WARC file (or byte range) inside a batch: transient I/O errors are retried
+
+
+def task_bytes(file_task: FileTask) -> int:
+    end = file_task.end if file_task.end is not None else Path(file_task.input_path).stat().st_size
+    return end - file_task.start
+
+
+def batches(todo: list[FileTask], workers: int, target_bytes: int = BATCH_TARGET_BYTES) -> list[list[FileTask]]:
+    """Groups of curation tasks, one Prefect task each: enough groups that each holds about
+    `target_bytes`, at least two per worker (so the load evens out), at most one per file task.
+    Largest first into the lightest group (LPT); the heaviest group comes first."""
+    if not todo:
+        return []
+    sizes = {id(t): task_bytes(t) for t in todo}
+    count = min(len(todo), max(2 * max(workers, 1), -(-sum(sizes.values()) // target_bytes)))
+    groups: list[list[FileTask]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for t in sorted(todo, key=lambda t: -sizes[id(t)]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(t)
+        loads[lightest] += sizes[id(t)]
+    return [g for _, g in sorted(zip(loads, groups), key=lambda lg: -lg[0]) if g]
+
+
+def _label(group: list[FileTask]) -> str:
+    first = Path(group[0].input_path).name
+    return first if len(group) == 1 else f"{first} and {len(group) - 1} more"
+
+
+@task(name="curate-files", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE, task_run_name="curate {label}")
+def curate_files_task(file_tasks: list[FileTask], label: str) -> list[FileResult | str]:
+    """Curate a group of WARC files (or byte ranges) one after the other; a file that keeps
+    failing gives its error message instead of a result, and the others go on. A retry of the
+    whole task (a worker lost, say) skips what the first attempt finished (its work files)."""
     # Dask runs it in a worker thread: filters.extract enforces the per-document limit there too.
+    outcomes: list[FileResult | str] = []
     with _forwarded_logs("trafilatura", "pipeline.curate_worker", "filters", level=logging.WARNING):
-        return curate_file(file_task)
+        for file_task in file_tasks:
+            stored = read_work_result(file_task.work_path) if Path(file_task.work_path).exists() else None
+            if stored is not None:
+                outcomes.append(stored)
+                continue
+            for attempt in range(1, FILE_ATTEMPTS + 1):
+                try:
+                    outcomes.append(curate_file(file_task))
+                    break
+                except Exception as exc:  # noqa: BLE001 - reported per file by run_curate
+                    get_run_logger().warning(f"{file_task.input_path}: attempt {attempt} of {FILE_ATTEMPTS} failed: {type(exc).__name__}: {exc}")
+                    if attempt == FILE_ATTEMPTS:
+                        outcomes.append(f"{type(exc).__name__}: {exc}")
+                    else:
+                        time.sleep(2)
+    return outcomes
 
 
-def _submit_to_prefect(todo: list[FileTask]) -> Iterable[tuple[FileTask, FileResult | BaseException]]:
-    progress = _Progress("curate-progress", f"Curation: WARC files and byte ranges done ({len(todo)} to do)")
-    futures = {curate_file_task.submit(t): t for t in todo}
-    for done, future in enumerate(as_completed(list(futures)), start=1):
-        try:
-            outcome = future.result()
-        except Exception as exc:  # reported by run_curate; the other files go on
-            outcome = exc
-        progress.update(done, len(todo))
-        yield futures[future], outcome
+def _prefect_mapper(workers: int):
+    """run_curate's TaskMapper: the file tasks as batched Prefect tasks on the flow's task runner."""
+
+    def submit(todo: list[FileTask]) -> Iterable[tuple[FileTask, FileResult | BaseException]]:
+        progress = _Progress("curate-progress", f"Curation: WARC files and byte ranges done ({len(todo)} to do)")
+        groups = batches(todo, workers)
+        futures = {curate_files_task.submit(g, _label(g)): g for g in groups}
+        done = 0
+        for future in as_completed(list(futures)):
+            group = futures[future]
+            try:
+                outcomes: list = future.result()
+            except Exception as exc:  # the whole task failed: each of its files is reported
+                outcomes = [exc] * len(group)
+            for file_task, outcome in zip(group, outcomes):
+                done += 1
+                yield file_task, RuntimeError(outcome) if isinstance(outcome, str) else outcome
+            progress.update(done, len(todo))
+
+    return submit
 
 
 def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, dask_workers: int):
@@ -175,7 +238,7 @@ def _curate(inputs: list[str], out: str, config: dict | None) -> dict:
     logger = get_run_logger()
     curate_config = CurateConfig.model_validate(config or {})
     with _forwarded_logs("pipeline.curate", level=logging.WARNING):
-        summary = run_curate([Path(p) for p in inputs], Path(out), curate_config, progress=False, map_tasks=_submit_to_prefect)
+        summary = run_curate([Path(p) for p in inputs], Path(out), curate_config, progress=False, map_tasks=_prefect_mapper(curate_config.workers))
     for line in summary.lines():
         logger.info(line)
     _funnel_artifacts(summary, Path(out))
