@@ -82,12 +82,17 @@ class ErnteSpider(Spider):
         if not isinstance(response, TextResponse):
             return
         depth = response.meta.get("ernte_depth", 0) + 1
+        # Every link is decided and journaled (and the journal flushed) before Scrapy sees the
+        # first request: as a lazy generator, the page's fetch row could reach the journal long
+        # before its links did, and a kill -9 in between lost them for --resume.
+        requests = []
         for link in self.link_extractor.extract_links(response):
             url = link.url.split("#", 1)[0]
             request = self._consider(url, depth, response.url)
             if request is not None:
-                yield request
+                requests.append(request)
         self.session.fetch_log.flush_queue()
+        return requests
 
     def on_error(self, failure):
         request = failure.request
