@@ -62,7 +62,9 @@ candidates the most confident wins, then head over footer over body, then the fi
 
 from __future__ import annotations
 
+import bisect
 import copy
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -157,9 +159,16 @@ def _cc_spdx(elements: str, version: str, port: str | None) -> str:
     return base if version in _SPDX_CC_VERSIONS.get(elements, ()) else f"LicenseRef-{base}"
 
 
+# The host names (folded, see _fold) one of which every URL pattern above holds: most links are to none.
+_LICENCE_HOSTS = re.compile(
+    r"creativecommons|licensebuttons|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de|data\.norge\.no"
+    r"|canada\.ca|data\.gov\.tw|cdla\.|opencontent\.org|github\.com/etalab|etalab\.gouv\.fr|opendatacommons\.org"
+)
+
+
 def spdx_from_url(url: str | None) -> str | None:
     """SPDX id of a licence URL (or badge image URL), None when it is not one we know."""
-    if not url:
+    if not url or not _LICENCE_HOSTS.search(_fold(url)):
         return None
     match = _CC_URL.search(url)
     if match:
@@ -268,6 +277,40 @@ _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1
 
 _URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr|data\.norge\.no|open\.canada\.ca|cdla\.(?:dev|io))/\S+", re.I)
 
+# The words (folded, see _fold) one of which every match of a name pattern holds: a pattern is searched only in
+# a text that holds one (there are some thirty patterns, and most sentences hold none of their words).
+_NAME_WORDS = {
+    _CC_NAME: ("creative", "cc"),
+    _CC_DEED_NAME: ("attribution",),
+    _CC0_NAME: ("cc", "creative", "public"),
+    _GPL_NAME: ("gnu",),
+    _GNU_SHORT: ("gpl",),
+    _GFDL_NAME: ("gnu", "gfdl"),
+    _OGL_NAME: ("open", "ogl"),
+    _DL_DE_NAME: ("lizenz", "licen", "dl-de"),
+    _ETALAB_NAME: ("licen", "etalab"),
+    _OTHER_NAMES[0][0]: ("apache",),
+    _OTHER_NAMES[1][0]: ("mit",),
+    _OTHER_NAMES[2][0]: ("python", "psf"),
+    _ODC_NAMES[0][0]: ("open", "odbl"),
+    _ODC_NAMES[1][0]: ("open", "odc"),
+    _ODC_NAMES[2][0]: ("public", "pddl"),
+    _OPEN_DATA_NAMES[0][0]: ("licen", "norsk", "nlod"),
+    _OPEN_DATA_NAMES[1][0]: ("licen", "ogl"),
+    _OPEN_DATA_NAMES[2][0]: ("licen", "ncgl"),
+    _OPEN_DATA_NAMES[3][0]: ("licen", "opl-uk"),
+    _OPEN_DATA_NAMES[4][0]: ("licen", "政府資料", "ogdl"),
+    _OPEN_DATA_NAMES[5][0]: ("licen", "cdla"),
+    _OPEN_DATA_NAMES[6][0]: ("licen", "cdla"),
+    _OPEN_DATA_NAMES[7][0]: ("licen", "opubl"),
+    _URL_IN_TEXT: (
+        "//", "creativecommons.org", "licensebuttons.net", "gnu.org", "apache.org", "opensource.org", "opendatacommons.org",
+        "nationalarchives.gov.uk", "govdata.de", "github.com/etalab", "etalab.gouv.fr", "data.norge.no", "open.canada.ca", "cdla.",
+    ),
+}  # fmt: skip
+assert all(pattern in _NAME_WORDS for pattern, _ in (*_OTHER_NAMES, *_ODC_NAMES, *_OPEN_DATA_NAMES))  # a new row needs its words
+_ANY_NAME_WORD = re.compile("|".join(re.escape(word) for words in _NAME_WORDS.values() for word in words))
+
 
 def licences_in_text(text: str) -> list[tuple[int, int, str]]:
     """(start, end, SPDX id) of every licence named with its version (or written as a licence URL)
@@ -285,36 +328,43 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
             elements.append("SA")
         return "-".join(elements)
 
-    for match in _CC_NAME.finditer(text):
+    folded = _fold(text)
+    if not _ANY_NAME_WORD.search(folded):
+        return found
+
+    def matches(pattern: re.Pattern):
+        return pattern.finditer(text) if any(word in folded for word in _NAME_WORDS[pattern]) else ()
+
+    for match in matches(_CC_NAME):
         found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1) or match.group(2)), match.group(3), None)))
-    for match in _CC_DEED_NAME.finditer(text):
+    for match in matches(_CC_DEED_NAME):
         found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1)), match.group(2), None)))
-    for match in _CC0_NAME.finditer(text):
+    for match in matches(_CC0_NAME):
         found.append((match.start(), match.end(), "CC0-1.0"))
-    for match in _GPL_NAME.finditer(text):
+    for match in matches(_GPL_NAME):
         kind = {"lesser": "LGPL", "library": "LGPL", "affero": "AGPL"}.get((match.group(1) or "").strip().lower(), "GPL")
         version = _GPL_VERSIONS.get(match.group(2))
         if version is not None and not (kind == "LGPL" and version == "2.0"):
             found.append((match.start(), match.end(), f"{kind}-{version}-{'or-later' if match.group(3) else 'only'}"))
-    for match in _GNU_SHORT.finditer(text):
+    for match in matches(_GNU_SHORT):
         kind = f"{(match.group(1) or '').upper()}GPL"
         version = match.group(2) if "." in match.group(2) else f"{match.group(2)}.0"
         if f"{kind}-{version}" in _GNU_IDS:
             later = bool(match.group(4) or match.group(5))
             found.append((match.start(), match.end(), f"{kind}-{version}-{'or-later' if later else 'only'}"))
-    for match in _GFDL_NAME.finditer(text):
+    for match in matches(_GFDL_NAME):
         found.append((match.start(), match.end(), f"GFDL-{match.group(1)}-{'or-later' if match.group(2) else 'only'}"))
-    for match in _OGL_NAME.finditer(text):
+    for match in matches(_OGL_NAME):
         found.append((match.start(), match.end(), f"OGL-UK-{match.group(1) or match.group(2) or match.group(3)}.0"))
-    for match in _DL_DE_NAME.finditer(text):
+    for match in matches(_DL_DE_NAME):
         kind = (match.group(1) or match.group(2)).lower()
         found.append((match.start(), match.end(), "DL-DE-ZERO-2.0" if kind == "zero" else "DL-DE-BY-2.0"))
-    for match in _ETALAB_NAME.finditer(text):
+    for match in matches(_ETALAB_NAME):
         found.append((match.start(), match.end(), "etalab-2.0"))
     for pattern, spdx in (*_OTHER_NAMES, *_ODC_NAMES, *_OPEN_DATA_NAMES):
-        for match in pattern.finditer(text):
+        for match in matches(pattern):
             found.append((match.start(), match.end(), spdx.format(*(g for g in match.groups() if g))))
-    for match in _URL_IN_TEXT.finditer(text):  # a licence URL written out ("... (https://creativecommons.org/licenses/by/4.0/)")
+    for match in matches(_URL_IN_TEXT):  # a licence URL written out ("... (https://creativecommons.org/licenses/by/4.0/)")
         spdx = spdx_from_url(match.group(0))
         if spdx:
             found.append((match.start(), match.end(), spdx))
@@ -375,6 +425,29 @@ _KEYWORDS = re.compile(
     r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料",
     re.I,
 )
+# _KEYWORDS is slow to search (case-insensitive alternatives give the regex engine no prefix to skip to), and
+# it is searched in every text run. _KEYWORD_HINT is a case-sensitive superset of it, read on the folded text
+# (below), that the engine scans for quickly: every match of _KEYWORDS at position p has a match of it at p or
+# p + 1 ("agpl": "gpl"), so _KEYWORDS need only be searched from one before the first hint.
+_KEYWORD_HINT = re.compile(
+    r"licen|lizenz|creative\s+commons|cc[\s-]?(?:by|0|zero)|public\s+domain|gnu|gfdl|apache|mit|psf|python\s+software|dl-de|ogl|etalab"
+    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料"
+)
+
+
+# Case folding as the regex engine does it for ASCII letters (re.I matches "ı" and "İ" to "i", "ſ" to "s"), one
+# character for one, so that positions in the folded text are positions in the text (str.replace, not the
+# slower str.translate).
+def _fold(text: str) -> str:
+    return text.replace("İ", "i").replace("ı", "i").replace("ſ", "s").lower()
+
+
+def _has_keyword(text: str) -> bool:
+    """`_KEYWORDS.search(text)`, fast: the hint finds where a match can start first."""
+    hint = _KEYWORD_HINT.search(_fold(text))
+    return hint is not None and _KEYWORDS.search(text, max(hint.start() - 1, 0)) is not None
+
+
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
 # The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
 # this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
@@ -614,10 +687,15 @@ def _location(el: HtmlElement, include_self: bool = False) -> str:
 _BR = "\x00"  # a <br> while text is collected (no text node holds NUL); "\n" in the normalised text
 
 
+_SPACES = re.compile(r"[^\S\x00]+")
+_BREAKS = re.compile(r" ?\x00[\x00 ]*")
+
+
 def _normalise(parts: list[str]) -> str:
     """Joined text parts, whitespace collapsed; a <br> becomes a line break ("\n")."""
-    text = re.sub(r"[^\S\x00]+", " ", "".join(parts))
-    return re.sub(r" ?\x00[\x00 ]*", "\n", text).strip()
+    if not parts:
+        return ""
+    return _BREAKS.sub("\n", _SPACES.sub(" ", "".join(parts))).strip()
 
 
 def _text_before(block, target) -> str:
@@ -789,13 +867,73 @@ def _inline_text(el) -> str:
     return " ".join("".join(parts).split())
 
 
-def _text_runs(root: HtmlElement):
+# Words of which every match of _KEYWORDS holds one (in the folded text): a run of text without any holds
+# no keyword, and need not be read. They are matched in the joined text nodes, where a run's text may have
+# more whitespace, or none for a <br>: "cc" must be "CC BY", "CC0" ("access" is not), with any space between.
+_KEYWORD_WORDS = re.compile(
+    r"licen|lizenz|creative|cc[\s-]*(?:by|0|zero)|public|gnu|gfdl|apache|mit|psf|python|dl-de|ogl|etalab|odbl|odc|pddl|open|//|gpl|nlod|cdla"
+    r"|attribution|政府資料"
+)
+_TEXT_NODES = etree.XPath("descendant::text()")
+
+
+def _word_holders(root: HtmlElement, words: re.Pattern) -> set | None:
+    """The elements under `root` (itself included) whose own text (their text, or the tail of a child) holds a
+    match of `words` in the folded text; None when a match runs across text nodes ("Li<b>cence</b>"). The
+    page's text is searched once, not element by element."""
+    texts = _TEXT_NODES(root)  # in document order: joined, they are root's text_content()
+    ends = list(itertools.accumulate(map(len, texts)))
+    holders = set()
+    # Overlapping matches are not all found, but one that is not overlaps a found one: it is in that one's
+    # text node, or runs across nodes.
+    for match in words.finditer(_fold("".join(texts))):
+        node = bisect.bisect_right(ends, match.start())
+        if ends[node] < match.end():
+            return None
+        text = texts[node]
+        holders.add(text.getparent() if text.is_text else text.getparent().getparent())  # a tail is its parent's
+    return holders
+
+
+def _keyword_blocks(root: HtmlElement) -> list | None:
+    """The blocks under `root` (itself included) whose runs may hold a keyword, in document order: those that
+    read a text node holding a keyword word (a word of a run is in one of its text nodes, unless it runs across
+    them). None when a word runs across text nodes: then any block may."""
+    holders = _word_holders(root, _KEYWORD_WORDS)
+    if holders is None:
+        return None
+    blocks = {block for el in holders if (block := _reading_block(el, root)) is not None}
+    return sorted(blocks, key=lambda block: _tree_path(block, root))
+
+
+def _reading_block(el, root: HtmlElement):
+    """The block whose runs read the text of `el`: `el` or the innermost block around it, not above `root`."""
+    while el is not None:
+        if el.tag in _BLOCK_TAGS:
+            return el
+        el = None if el is root else el.getparent()
+    return None
+
+
+def _tree_path(el, root) -> list[int]:
+    """The child indices from `root` down to `el`: sorted, they put elements in document order."""
+    path = []
+    while el is not root:
+        parent = el.getparent()
+        path.append(parent.index(el))
+        el = parent
+    return path[::-1]
+
+
+def _text_runs(root: HtmlElement, keyword_runs_only: bool = False):
     """(block, text, links) for every run of text between block boundaries: the units sentences are
     read from. A block with no block inside is one run; a block with blocks inside (a <p> that malformed
     markup left holding the next <p>, a <div> with bare text beside its paragraphs) also gives the runs
     of its own text before, between and after them, so no sentence is lost and none joins text across a
-    block boundary. `links` are the <a> elements of the run."""
-    for block in root.iter():
+    block boundary. `links` are the <a> elements of the run. With `keyword_runs_only`, runs that cannot
+    hold a keyword (see _keyword_blocks) may be left out."""
+    blocks = _keyword_blocks(root) if keyword_runs_only else None
+    for block in root.iter() if blocks is None else blocks:
         if not (isinstance(block.tag, str) and block.tag in _BLOCK_TAGS):
             continue
         parts: list[str] = []
@@ -900,6 +1038,7 @@ def _label_value_link(label):
 
 
 # "License: cc-by-sa-4.0" in one element (a tag or badge of a dataset or model card, a metadata line).
+_INLINE_LABEL_TAGS = ("a", "span", "li", "dd", "td", "p", "div")
 _INLINE_LABEL = re.compile(r"^(" + _LABEL_WORD + _LABEL_QUALIFIER + r")\s*:\s*(.+)$", re.I)
 
 
@@ -909,12 +1048,32 @@ def _label_covers_text(label: str) -> bool:
     return not _NON_TEXT_SUBJECT.search(qualifier) or bool(_TEXT_SUBJECT.search(qualifier))
 
 
+# Every label word holds "licen" or "lizenz", and so does the text of every label and of its elements' ancestors.
+_LABEL_WORDS = re.compile("licen|lizenz")
+
+
+def _label_word_elements(tree: HtmlElement) -> list | None:
+    """The elements (the tree itself included) whose text holds a label word, in document order; None when a
+    word runs across text nodes, and only reading every element finds them."""
+    if not _LABEL_WORDS.search(_fold(tree.text_content())):
+        return []  # most pages: decided without reading the text nodes
+    holders = _word_holders(tree, _LABEL_WORDS)
+    if holders is None:
+        return None
+    for el in list(holders):
+        while el is not tree and (el := el.getparent()) not in holders:
+            holders.add(el)
+    return sorted(holders, key=lambda el: _tree_path(el, tree))
+
+
 def _labelled_licences(tree: HtmlElement) -> list[Licence]:
     """Licences given as the value of a "Licence" label. Software licences (a package's metadata) do not
     count, nor do labels in quoted or embedded material; labels with different licences (a list of items,
     each with its own) give none."""
     found = []
-    for label in tree.iter(*_LABEL_TAGS):
+    holders = _label_word_elements(tree)  # a label, with or without its value, has a label word in its text
+    labels = tree.iter(*_LABEL_TAGS) if holders is None else (el for el in holders if el.tag in _LABEL_TAGS)
+    for label in labels:
         match = _LICENCE_LABEL.match(" ".join(label.text_content().split()))
         if not match or not _label_covers_text(match.group(1)):
             continue
@@ -927,7 +1086,8 @@ def _labelled_licences(tree: HtmlElement) -> list[Licence]:
             continue  # quoted material, or a photo page's photo box: the item's licence
         parent = label.getparent()
         found.append(Licence(value[1], _snippet(parent if parent is not None else label), "label_link", _location(value[0]), "medium"))
-    for el in tree.iter("a", "span", "li", "dd", "td", "p", "div"):
+    inline = tree.iter(*_INLINE_LABEL_TAGS) if holders is None else (el for el in holders if el.tag in _INLINE_LABEL_TAGS)
+    for el in inline:
         match = _INLINE_LABEL.match(" ".join(el.text_content().split()))
         spdx = _named_licence(match.group(2)) if match and _label_covers_text(match.group(1)) else None
         if not spdx or _SOFTWARE_SPDX.match(spdx) or _quoted_or_embedded(el) or _in_media_item(el):
@@ -997,10 +1157,10 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
 
     out.extend(_labelled_licences(tree))
     body = tree.find(".//body") if tree.tag != "body" else tree
-    if body is None or not _KEYWORDS.search(body.text_content() or ""):
+    if body is None or not _has_keyword(body.text_content() or ""):
         return out
-    for block, text, run_links in _text_runs(body):
-        if not _KEYWORDS.search(text) or _quoted(block):
+    for block, text, run_links in _text_runs(body, keyword_runs_only=True):
+        if not _has_keyword(text) or _quoted(block):
             continue
         location = _location(block, include_self=True)
         quotes = [q for q in (_inline_text(el) for el in block.iter("q")) if q]  # inline quotations of the run
