@@ -210,12 +210,20 @@ def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, d
             return DaskTaskRunner(address=dask_address)
         # The LocalCluster is ours to configure (an existing cluster is not). Measured on
         # curation (bench/scale.py, BENCHMARKS.md): Dask's statistical profiler samples the
-        # working thread's stack every 10 ms, and MALLOC_TRIM_THRESHOLD_=65536, which Dask sets
-        # for its worker processes, makes glibc hand memory back after nearly every large free;
-        # together about 4 % of the curation time (quality signals and MinHash the most).
+        # working thread's stack every 10 ms, MALLOC_TRIM_THRESHOLD_=65536, which Dask sets for
+        # its worker processes, makes glibc hand memory back after nearly every large free, and
+        # the event loop's health tick (every 20 ms) and system monitor (500 ms) take the GIL
+        # from the working thread; together about 5 % of the curation time.
         import dask
 
-        dask.config.set({"distributed.worker.profile.enabled": False, "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+        dask.config.set(
+            {
+                "distributed.worker.profile.enabled": False,
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.admin.tick.interval": "1s",
+                "distributed.admin.system-monitor.interval": "5s",
+            }
+        )
         # One thread per worker process: curation is CPU-bound Python.
         return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
     from prefect.task_runners import ProcessPoolTaskRunner
