@@ -170,6 +170,7 @@ def run_crawl(seeds: list[str], out: Path, config: CrawlConfig, resume: bool, in
     if log_line is None:
         code = subprocess.call(command, env=env)
     else:
+        env["PYTHONUNBUFFERED"] = "1"  # a pipe is block-buffered: lines would arrive (and be stamped) late
         with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, errors="replace", bufsize=1) as child:
             for line in child.stderr:
                 log_line(line.rstrip("\n"))

@@ -344,6 +344,7 @@ class _ChildLog:
     def __init__(self, logger):
         self.logger = logger
         self.level, self.lines = logging.INFO, []
+        self.last_level: int | None = None  # of the message sent last (its continuation lines follow it)
 
     def __call__(self, line: str) -> None:
         match = _SCRAPY_LINE.match(line)
@@ -351,14 +352,20 @@ class _ChildLog:
             self.lines.append(line)
             return
         self.flush()
-        if match is None:  # not from a logger (a traceback's first line, say)
-            self.level, self.lines = logging.WARNING, [f"[crawl] {line}"]
-        else:
-            self.level, self.lines = logging.getLevelName(match["level"]), [f"[{match['name']}] {match['message']}"]
+        if match is None:  # a continuation of a message already sent, or not from a logger
+            self.level, self.lines = self.last_level or logging.WARNING, [f"[crawl] {line}"]
+            return
+        self.level, self.lines = logging.getLevelName(match["level"]), [f"[{match['name']}] {match['message']}"]
+        # Multi-line messages (stats dumps, settings, tracebacks) announce themselves with a
+        # colon; any other line goes out now, not when the next line arrives, which can be a
+        # minute later in a quiet crawl (the run log would show it late).
+        if not match["message"].rstrip().endswith(":"):
+            self.flush()
 
     def flush(self) -> None:
         if self.lines and any(line.strip() for line in self.lines):
             self.logger.log(self.level, "\n".join(self.lines))
+            self.last_level = self.level
         self.lines = []
 
 

@@ -190,6 +190,9 @@ def test_the_crawl_childs_log_lines_become_one_record_per_message_at_its_level()
             records.append((level, message))
 
     forward = _ChildLog(Sink())
+    forward("2024-05-01 09:59:59 [crawlers.middlewares] INFO: robots.txt for 127.0.0.1: ok 200")
+    assert records == [(logging.INFO, "[crawlers.middlewares] robots.txt for 127.0.0.1: ok 200")]  # sent at once, not when the next line comes
+    records.clear()
     for line in [
         "2024-05-01 10:00:00 [scrapy.core.engine] INFO: Spider opened",
         "2024-05-01 10:00:01 [ernte] WARNING: a.warc.gz: cut 12 bytes of an incomplete last record",
