@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +32,7 @@ import pyarrow.parquet as pq
 from pipeline import __version__
 from pipeline.config import CurateConfig, config_hash
 from pipeline.curate_worker import FetchInfo, FileResult, FileTask, curate_file, read_work_result
-from pipeline.files import file_sha256
+from pipeline.files import file_sha256, write_json_atomically
 from pipeline.dedup_index import DedupCandidate, assign_clusters, index_rows, load_index
 from crawlers.tdmrep import TdmRep as ParsedTdmRep
 from filters.optout import TdmRep, tdmrep_fallback
@@ -157,12 +156,6 @@ def read_manifest(out: Path) -> dict:
     if not path.exists():
         return {"ernte_version": __version__, "runs": []}
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _remove_leftovers(out: Path, committed_runs: set[str]) -> None:
@@ -306,7 +299,7 @@ def run_curate(inputs: list[Path], out: Path, config: CurateConfig, progress: bo
     manifest["runs"].append(run)
     manifest["ernte_version"] = __version__
     manifest["documents_kept"] = documents_kept(manifest)
-    _write_json_atomically(out / MANIFEST, manifest)  # commits the run
+    write_json_atomically(out / MANIFEST, manifest)  # commits the run
     write_version_manifest(out, manifest)
     for task in ok_tasks:
         Path(task.work_path).unlink(missing_ok=True)  # its results are in the committed outputs now

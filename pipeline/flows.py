@@ -48,6 +48,7 @@ from prefect.futures import as_completed
 from pipeline.config import CurateConfig, TokenizeConfig, TrainConfig
 from pipeline.curate import run_curate
 from pipeline.curate_worker import FileResult, FileTask, curate_file, read_work_result
+from pipeline.files import write_json_atomically
 
 TaskRunnerName = Literal["process", "dask"]
 
@@ -448,12 +449,6 @@ def _trained_on_same_data(models: Path, version: str, fingerprint: dict) -> Path
     return None
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 @task(name="report", cache_policy=NO_CACHE)
 def report_task(curated_dir: str, out: str, crawls: list[str]) -> str | None:
     """One static HTML page about the curated dataset and its crawls (written atomically)."""
@@ -543,7 +538,7 @@ def ernte_flow(config: dict) -> dict:
                         logger.info(f"continuing the interrupted training in {model}")
                     done["train"] = train_task(str(tokens), str(model), cfg.train.model_dump(mode="json"), resume=resume)
                 if not (model / ELIGIBLE_FILE).exists():
-                    _write_json(model / ELIGIBLE_FILE, fingerprint)
+                    write_json_atomically(model / ELIGIBLE_FILE, fingerprint)
     if (model / "model_card.md").exists():
         done["model"] = str(model)
     written = report_task(str(curated), str(data / "report.html"), inputs)

@@ -17,6 +17,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipeline.files import write_json_atomically
+
 REGISTER = "lineage.jsonl"
 STALE_FILE = "lineage.json"  # inside a token or model directory
 
@@ -83,9 +85,7 @@ def mark_stale(directory: Path, reason: dict) -> None:
     mark = stale_mark(directory)
     reasons = [r for r in mark.get("reasons", []) if r.get("withdrawal_id") != reason.get("withdrawal_id")]
     mark = {"stale": True, "stale_since": mark.get("stale_since") or _now(), "reasons": reasons + [reason]}
-    tmp = directory / (STALE_FILE + ".tmp")
-    tmp.write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / STALE_FILE)
+    write_json_atomically(directory / STALE_FILE, mark)
 
 
 def stale_warning(directory: Path) -> str | None:

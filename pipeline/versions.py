@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.files import file_sha256
+from pipeline.files import file_sha256, write_json_atomically
 
 VERSIONS_DIR = "versions"
 
@@ -87,7 +86,5 @@ def write_version_manifest(out: Path, manifest: dict) -> Path:
     }
     path = version_path(out, run["run_id"])
     path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomically(path, data)
     return path

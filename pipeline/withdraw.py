@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import lineage
+from pipeline.files import write_json_atomically
 from pipeline.schema import PROVENANCE, REJECTED, SHARD, WITHDRAWN_DOCS
 
 MANIFEST = "manifest.json"
@@ -142,12 +143,6 @@ def _read_manifest(out: Path) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
         raise WithdrawError(f"{path}: not an `ernte curate` manifest (no runs)")
     return manifest
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _run_files(out: Path, run: dict, kind: str) -> list[Path]:
@@ -271,7 +266,7 @@ def withdraw(out: Path, selector: Selector, reason: str, dry_run: bool = False) 
             "outputs": {"shards": [], "provenance": [], "rejected": []},
             "rewritten": sorted({Path(final).name for _, final in renames}),
         }
-    _write_json(out / JOURNAL, {"withdrawal_id": withdrawal_id, "renames": renames, "manifest_run": run_entry, "audit": audit})
+    write_json_atomically(out / JOURNAL, {"withdrawal_id": withdrawal_id, "renames": renames, "manifest_run": run_entry, "audit": audit})
     recover_pending(out)
     return result
 
@@ -332,7 +327,7 @@ def recover_pending(out: Path) -> bool:
     if run_entry and not any(r.get("withdrawal_id") == journal["withdrawal_id"] for r in manifest["runs"]):
         manifest["runs"].append(run_entry)
         manifest["documents_kept"] = documents_kept(manifest)
-        _write_json(out / MANIFEST, manifest)
+        write_json_atomically(out / MANIFEST, manifest)
         from pipeline.versions import write_version_manifest
 
         write_version_manifest(out, manifest)
