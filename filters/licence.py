@@ -57,7 +57,13 @@ freie Software / est un logiciel libre ..." sentences are about software. A rel=
 label inside a photo or media item's box ("photo-meta", "image-info") is the item's, not the page's. In the
 body, the site's authors may be the actor ("we have released the texts under", "wij hebben de teksten
 vrijgegeven onder"), and "this item's licence is ..." states the licence. When a page yields several
-candidates the most confident wins, then head over footer over body, then the first in the page.
+candidates the most confident wins, then head over footer over body, then the first in the page; but a
+footer that says "unless otherwise noted" yields to a body grant naming this very post or article.
+Creative Commons names are read in the languages of CC's translated deeds too ("Namensnennung - Weitergabe
+unter gleichen Bedingungen", "Reconocimiento-NoComercial"), with a port named after the version ("CC BY
+3.0 IGO", "Namensnennung 3.0 Österreich"); labels are "Licence" in more languages (Lisens, 授權方式,
+ライセンス, ...) and "Rights" or "Conditions of use" boxes; the GNU notice "This document is free; you can
+redistribute it ... under" grants for the document.
 """
 
 from __future__ import annotations
@@ -183,16 +189,43 @@ def spdx_from_url(url: str | None) -> str | None:
     return None
 
 
+# The licence elements in the languages of CC's translated deeds ("Creative Commons Namensnennung - Weitergabe
+# unter gleichen Bedingungen 4.0 International", "Reconocimiento-NoComercial-CompartirIgual", "Attribution - Pas
+# d'Utilisation Commerciale", "Uznanie autorstwa - Na tych samych warunkach", ...).
+_CC_ATTRIBUTION = r"(?:Attribution|Namensnennung|Reconocimiento|Atribuci[oó]n|Attribuzione|Naamsvermelding|Uznanie\s+autorstwa|Atribui[cç][aã]o|Атрибуция|Erkännande|Navngivelse|Kreditering)"
+_CC_ELEMENT = (
+    r"(?:Non-?Commercial|Nicht[\s-]?kommerziell|Pas\s+d['’]\s*Utilisation\s+Commerciale|No\s?Comercial|Non\s+commerciale|Niet-?Commercieel"
+    r"|Użycie\s+niekomercyjne|N[aã]o\s?Comercial|Некоммерческое|IckeKommersiell|Ikke-?kommersiell|IkkeKommerciel"
+    r"|No-?Deriv(?:ative)?s|Keine\s+Bearbeitung(?:en)?|Pas\s+de\s+Modification|Sin\s?(?:Obra\s?)?Derivadas?|Non\s+opere\s+derivate"
+    r"|Geen\s?Afgeleide\s?Werken|Bez\s+utworów\s+zależnych|Sem\s?Deriva[cç](?:[oõ]es|[aã]o)|Без\s+производных|IngaBearbetningar|IngenBearbeidelse"
+    r"|Share-?Alike|Weitergabe\s+unter\s+gleichen\s+Bedingungen|Partage\s+dans\s+les\s+M[eê]mes\s+Conditions|Compartir\s?Igual"
+    r"|Condividi\s+allo\s+stesso\s+modo|Gelijk\s?Delen|Na\s+tych\s+samych\s+warunkach|Compartilha\s?Igual|С\s+сохранением\s+условий|DelaLika|DelPåSammeVilkår|DelPåSammeVilkaar)"
+)
+_CC_SEPARATOR = r"(?:\s*[-–—,]\s*|\s+)"
+# A jurisdiction port named after the version: "CC BY 3.0 IGO", "Creative Commons Namensnennung 3.0 Österreich".
+_CC_PORT_NAMES = {
+    "igo": "igo", "austria": "at", "österreich": "at", "germany": "de", "deutschland": "de", "netherlands": "nl", "nederland": "nl",
+    "united states": "us", "australia": "au", "france": "fr", "spain": "es", "españa": "es", "italy": "it", "italia": "it",
+    "poland": "pl", "polska": "pl", "japan": "jp", "taiwan": "tw", "czech republic": "cz", "česko": "cz", "brazil": "br", "brasil": "br",
+    "switzerland": "ch", "schweiz": "ch", "suisse": "ch", "england and wales": "uk", "england & wales": "uk", "scotland": "scotland",
+}  # fmt: skip
+_CC_PORT_CODES = ("AT", "DE", "NL", "US", "AU", "JP", "UK", "FR", "ES", "IT", "PL", "CZ", "BR", "TW", "CH")  # "CC BY 3.0 AT": capitals only
+_CC_PORT = (
+    r"(?:\s+(" + "|".join(re.escape(name).replace(r"\ ", r"\s+") for name in sorted(_CC_PORT_NAMES, key=len, reverse=True))
+    + r"|(?-i:" + "|".join(_CC_PORT_CODES) + r"))\b)?"
+)
 _CC_NAME = re.compile(
-    r"\b(?:Creative\s+Commons\s+(Attribution(?:[\s-]+(?:Non-?Commercial|No-?Deriv(?:ative)?s|Share-?Alike)){0,2})"
+    r"\b(?:Creative\s+Commons(?:[\s-]+(?:Licen[cs]e|Lizenz|Licencia|Licenza|Licentie|Licença|Licencja))?\s+(" + _CC_ATTRIBUTION
+    + r"(?:" + _CC_SEPARATOR + _CC_ELEMENT + r"){0,2})"
     r"|(?:CC|Creative\s+Commons)[\s-]+(BY(?:[\s-]+(?:NC|ND|SA)){0,2}))"
-    r"(?:\s+(?:License|Licence))?(?:\s+|-)(\d\.\d)\b",
+    r"(?:\s+(?:License|Licence|Lizenz|Licencia|Licenza))?(?:\s+|-)(\d\.\d)\b" + _CC_PORT,
     re.I,
 )
 # A deed's title without "Creative Commons" (DSpace's licence field, a badge's alt text): "Attribution-
 # NonCommercial-NoDerivatives 4.0 International", with the deed's suffix so that a stray "Attribution 2.0" is not one.
 _CC_DEED_NAME = re.compile(
-    r"(?<![\w-])(Attribution(?:[\s-]+(?:Non-?Commercial|No-?Deriv(?:ative)?s|Share-?Alike)){0,2})\s+(\d\.\d)\s+(?:International|Unported|Generic)\b",
+    r"(?<![\w-])(" + _CC_ATTRIBUTION + r"(?:" + _CC_SEPARATOR + _CC_ELEMENT + r"){0,2})\s+(\d\.\d)\s+"
+    r"(?:International|Internacional|Internazionale|Internationaal|Międzynarodowe|Международная|Unported|Generic)\b" + _CC_PORT,
     re.I,
 )
 _CC0_NAME = re.compile(r"\b(?:CC0|CC\s+Zero|Creative\s+Commons\s+Zero)(?:[\s-]+1\.0)?(?:\s+Universal)?\b|(?<!Open Data Commons )Public\s+Domain\s+Dedication(?!\s+and\s+Licen[cs]e)", re.I)
@@ -281,7 +314,7 @@ _URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.or
 # a text that holds one (there are some thirty patterns, and most sentences hold none of their words).
 _NAME_WORDS = {
     _CC_NAME: ("creative", "cc"),
-    _CC_DEED_NAME: ("attribution",),
+    _CC_DEED_NAME: ("attribution", "namensnennung", "reconocimiento", "atribuc", "attribuzione", "naamsvermelding", "uznanie", "atribui", "атрибуция", "erkännande", "navngivelse", "kreditering"),
     _CC0_NAME: ("cc", "creative", "public"),
     _GPL_NAME: ("gnu",),
     _GNU_SHORT: ("gpl",),
@@ -312,6 +345,16 @@ assert all(pattern in _NAME_WORDS for pattern, _ in (*_OTHER_NAMES, *_ODC_NAMES,
 _ANY_NAME_WORD = re.compile("|".join(re.escape(word) for words in _NAME_WORDS.values() for word in words))
 
 
+_CC_NC_WORD = re.compile(r"commerc|comerc|kommerz|kommers|kommerc|\bnc\b")
+_CC_ND_WORD = re.compile(r"deriv|bearbeit|modification|afgeleide|zależn|производн|\bnd\b")
+_CC_SA_WORD = re.compile(r"share|gleichen|m[eê]mes\s+conditions|igual|stesso\s+modo|gelijk|tych\s+samych|сохранением|dela\s*lika|sammevilk|\bsa\b")
+
+
+def _dehyphen(text: str) -> str:
+    """The text with the Unicode hyphen and non-breaking hyphen ("CC BY&#8209;SA 4.0") as "-", one for one."""
+    return text.replace("\u2010", "-").replace("\u2011", "-")
+
+
 def licences_in_text(text: str) -> list[tuple[int, int, str]]:
     """(start, end, SPDX id) of every licence named with its version (or written as a licence URL)
     in a piece of text, in text order."""
@@ -320,14 +363,21 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
     def cc_elements(words: str) -> str:
         words = words.lower()
         elements = ["BY"]
-        if "commercial" in words or re.search(r"\bnc\b", words):
+        if _CC_NC_WORD.search(words):
             elements.append("NC")
-        if "deriv" in words or re.search(r"\bnd\b", words):
+        if _CC_ND_WORD.search(words):
             elements.append("ND")
-        elif "share" in words or re.search(r"\bsa\b", words):
+        elif _CC_SA_WORD.search(words):
             elements.append("SA")
         return "-".join(elements)
 
+    def port(match: re.Match, group: int) -> str | None:
+        name = match.group(group)
+        if not name or match.group(group - 1) == "4.0":  # 4.0 has no ports: "CC BY 4.0 Deutschland" is the licence and a place
+            return None
+        return _CC_PORT_NAMES.get(" ".join(name.lower().split()), name.lower())
+
+    text = _dehyphen(text)
     folded = _fold(text)
     if not _ANY_NAME_WORD.search(folded):
         return found
@@ -336,9 +386,9 @@ def licences_in_text(text: str) -> list[tuple[int, int, str]]:
         return pattern.finditer(text) if any(word in folded for word in _NAME_WORDS[pattern]) else ()
 
     for match in matches(_CC_NAME):
-        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1) or match.group(2)), match.group(3), None)))
+        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1) or match.group(2)), match.group(3), port(match, 4))))
     for match in matches(_CC_DEED_NAME):
-        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1)), match.group(2), None)))
+        found.append((match.start(), match.end(), _cc_spdx(cc_elements(match.group(1)), match.group(2), port(match, 3))))
     for match in matches(_CC0_NAME):
         found.append((match.start(), match.end(), "CC0-1.0"))
     for match in matches(_GPL_NAME):
@@ -422,7 +472,7 @@ _BLOCK_TAGS = frozenset(
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
     r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//"
-    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料",
+    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция",
     re.I,
 )
 # _KEYWORDS is slow to search (case-insensitive alternatives give the regex engine no prefix to skip to), and
@@ -431,7 +481,7 @@ _KEYWORDS = re.compile(
 # p + 1 ("agpl": "gpl"), so _KEYWORDS need only be searched from one before the first hint.
 _KEYWORD_HINT = re.compile(
     r"licen|lizenz|creative\s+commons|cc[\s-]?(?:by|0|zero)|public\s+domain|gnu|gfdl|apache|mit|psf|python\s+software|dl-de|ogl|etalab"
-    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料"
+    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция"
 )
 
 
@@ -439,7 +489,7 @@ _KEYWORD_HINT = re.compile(
 # character for one, so that positions in the folded text are positions in the text (str.replace, not the
 # slower str.translate).
 def _fold(text: str) -> str:
-    return text.replace("İ", "i").replace("ı", "i").replace("ſ", "s").lower()
+    return _dehyphen(text.replace("İ", "i").replace("ı", "i").replace("ſ", "s").lower())
 
 
 def _has_keyword(text: str) -> bool:
@@ -451,7 +501,7 @@ def _has_keyword(text: str) -> bool:
 # A grant: a self-reference, then a grant verb and "under", in one sentence (body text).
 # The page's text, named by a demonstrative or possessive ("this document", "our articles", "content on
 # this site") or as "the content/text of this ...". Photos, images, code and software are not the text.
-_SELF_NOUNS = r"(?:item|record|deposit|work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|information|notes|issue|newsletter|edition|chapter|lesson|course|essay|story|stories|handbook)"
+_SELF_NOUNS = r"(?:item|record|deposit|work|works|document|documents|documentation|page|pages|article|articles|post|posts|site|website|blog|content|contents|text|texts|manual|guide|book|material|materials|tutorial|entry|entries|wiki|podcast|episode|publication|report|paper|thesis|dataset|datasets|database|databases|data|collection|information|notes|issue|newsletter|edition|chapter|lesson|course|essay|story|stories|handbook|dictionary|glossary|encyclopedia|translation|transcript|transcripts|slides|recipe|recipes|poem|poems|resource|resources)"
 _SELF = (
     r"(?:\b(?:this|these|our|my|all|site|website)\b(?:\s+[\w'’-]+){0,4}?\s*\b" + _SELF_NOUNS + r"\b"
     r"|\b(?:content|contents|text|texts|material|materials|documentation)\s+(?:of|on|in)\s+(?:this|these|our|my)\b)"
@@ -531,7 +581,15 @@ _LICENCE_IS = re.compile(
 )
 # Permission notices name the verb first: "Permission is granted to copy, distribute and/or modify this
 # document under the terms of ..." (GFDL, GPL documentation notices).
-_PERMISSION = r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate|republish|reprint|repost)\b[^.;]{0,60}?" + _SELF + r"[^.;]{0,40}?\bunder\b"
+# An author's act, verb first, reads the same way: "I'm releasing this essay into the public domain under CC0".
+_PERMISSION = (
+    r"\b(?:copy|distribute|modify|redistribute|reproduce|reuse|share|adapt|translate|republish|reprint|repost"
+    r"|releas(?:e|es|ing)|licen[cs](?:e|es|ing)|publish(?:es|ing)?|dedicat(?:e|es|ing)|plac(?:e|es|ing)|offer(?:s|ing)?|sharing)\b[^.;]{0,60}?"
+    + _SELF + r"[^.;]{0,40}?\bunder\b"
+)
+# The GNU notice with the page's text as its subject: "This manual is free documentation; you can redistribute it
+# and/or modify it under the terms of the GNU General Public License ..." (the clause after the ";" names no subject).
+_GNU_NOTICE = _SELF + r"\s+is\s+free(?:\s+documentation)?\s*;\s*you\s+can\s+redistribute\s+it\b[^.;]{0,40}?\bunder\b"
 # The site's authors as the actor: "we have released the texts under", "Wij hebben de teksten vrijgegeven onder",
 # "Wir stellen alle Texte unter ...", "nous publions nos textes sous": a first-person subject, the page's
 # text as its object, then the preposition that introduces the licence.
@@ -549,6 +607,7 @@ _BODY_GRANT = re.compile(
             _ACTOR,
             _SELF + r"[^.;]{0,80}?" + _GRANT,
             _PERMISSION,
+            _GNU_NOTICE,
             _SELF_DE + r"[^.;]{0,80}?" + _GRANT_DE,
             _SELF_FR + r"[^.;]{0,80}?" + _GRANT_FR,
             _SELF_ES + r"[^.;]{0,80}?" + _GRANT_ES,
@@ -872,7 +931,7 @@ def _inline_text(el) -> str:
 # more whitespace, or none for a <br>: "cc" must be "CC BY", "CC0" ("access" is not), with any space between.
 _KEYWORD_WORDS = re.compile(
     r"licen|lizenz|creative|cc[\s-]*(?:by|0|zero)|public|gnu|gfdl|apache|mit|psf|python|dl-de|ogl|etalab|odbl|odc|pddl|open|//|gpl|nlod|cdla"
-    r"|attribution|政府資料"
+    r"|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция"
 )
 _TEXT_NODES = etree.XPath("descendant::text()")
 
@@ -972,7 +1031,12 @@ def _text_runs(root: HtmlElement, keyword_runs_only: bool = False):
 # a repository item page, "<dt>License</dt><dd><a ...>", a blog sidebar widget "Licence" holding a badge.
 # The label may carry a qualifier naming what it covers: "License (for files):", "Licence (text)", "License for
 # content" (not one naming software, code or images: "License (code)").
-_LABEL_WORD = r"(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens)"
+# Also "Rights" and "Conditions of use" (a repository's or OER library's metadata box: "<dt>Rights</dt><dd>CC BY
+# 3.0 IGO</dd>"), and the label in Norwegian, Polish, Finnish, Hungarian, Russian, Chinese, Japanese and Korean.
+_LABEL_WORD = (
+    r"(?:licen[cs]e|lizenz|licencia|licenza|licentie|licença|licens|lisens|licencja|lisenssi|licenc|лицензия|лиценз[иі]я"
+    r"|(?:usage\s+|reuse\s+|copy)?rights|conditions\s+of\s+(?:re)?use|授權(?:方式|條款)?|授权(?:方式|协议)?|许可(?:协议|证)?|許可(?:協議|證)?|ライセンス|라이선스)"
+)
 _LABEL_QUALIFIER = r"(?:\s*\((?:for\s+|für\s+|pour\s+|de\s+)?[\w\s,&/-]{1,30}\)|\s+(?:for|of|für|pour)\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)?"
 _LICENCE_LABEL = re.compile(r"^(" + _LABEL_WORD + _LABEL_QUALIFIER + r")\s*:?$", re.I)
 _LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "strong", "b", "label", "span", "p", "div")
@@ -1048,8 +1112,8 @@ def _label_covers_text(label: str) -> bool:
     return not _NON_TEXT_SUBJECT.search(qualifier) or bool(_TEXT_SUBJECT.search(qualifier))
 
 
-# Every label word holds "licen" or "lizenz", and so does the text of every label and of its elements' ancestors.
-_LABEL_WORDS = re.compile("licen|lizenz")
+# Every label word holds one of these, and so does the text of every label and of its elements' ancestors.
+_LABEL_WORDS = re.compile("licen|lizenz|lisens|rights|conditions of|лиценз|ліценз|授[權权]|[许許]可|ライセンス|라이선스")
 
 
 def _label_word_elements(tree: HtmlElement) -> list | None:
@@ -1089,7 +1153,11 @@ def _labelled_licences(tree: HtmlElement) -> list[Licence]:
     inline = tree.iter(*_INLINE_LABEL_TAGS) if holders is None else (el for el in holders if el.tag in _INLINE_LABEL_TAGS)
     for el in inline:
         match = _INLINE_LABEL.match(" ".join(el.text_content().split()))
-        spdx = _named_licence(match.group(2)) if match and _label_covers_text(match.group(1)) else None
+        spdx = None
+        if match and _label_covers_text(match.group(1)):
+            value = _STRONG_BREAK.split(match.group(2))[0]  # "Lizenz: <a>CC BY 3.0 AT</a> · Datenquelle: ..."
+            links = (spdx_from_url(a.get("href")) for a in el.iter("a") if (t := _inline_text(a)) and t in value and not _in_media_item(a))
+            spdx = next((spdx for spdx in links if spdx), None) or _named_licence(value)
         if not spdx or _SOFTWARE_SPDX.match(spdx) or _quoted_or_embedded(el) or _in_media_item(el):
             continue
         found.append(Licence(spdx, _snippet(el), "label_link", _location(el), "medium"))
@@ -1267,4 +1335,24 @@ def detect_licence(tree: HtmlElement | None, headers: dict[str, str] | None = No
             found += candidates(recovered)
     if not found:
         return None
-    return max(enumerate(found), key=lambda ic: (CONFIDENCE_RANK[ic[1].confidence], _LOCATION_RANK[ic[1].location], -ic[0]))[1]
+    best = max(enumerate(found), key=lambda ic: (CONFIDENCE_RANK[ic[1].confidence], _LOCATION_RANK[ic[1].location], -ic[0]))[1]
+    if best.location == "footer" and _OTHERWISE_NOTED.search(best.evidence):
+        # "Unless otherwise noted, content on this site is CC BY 4.0": the page may note otherwise ("this post
+        # is licensed under CC BY-NC 4.0"), and a body grant naming this very page then wins over the footer.
+        for licence in found:
+            if licence.location == "body" and licence.source == "text" and licence.spdx != best.spdx and _THIS_PAGE.search(licence.evidence):
+                return licence
+    return best
+
+
+_OTHERWISE_NOTED = re.compile(
+    r"\b(?:unless|except)\s+(?:where\s+|when\s+|as\s+)?(?:otherwise|specifically)\s+(?:noted|stated|indicated|specified|marked|mentioned)"
+    r"|\bsauf\s+mention\s+contraire|\b(?:soweit|sofern|wenn)\s+nicht\s+anders\s+(?:angegeben|vermerkt|gekennzeichnet)"
+    r"|\bsalvo\s+(?:que\s+se\s+indique\s+lo\s+contrario|indicación\s+contraria|diversa\s+indicazione|ove\s+diversamente)",
+    re.I,
+)
+_THIS_PAGE = re.compile(
+    r"\b(?:this|these)\s+(?:[\w'’-]+\s+){0,2}?(?:post|posts|article|page|essay|entry|chapter|story|episode|tutorial|text|document|work|guide|report)\b"
+    r"|\b(?:dieser|diese|dieses)\s+(?:Beitrag|Artikel|Text|Seite)\b|\b(?:cet|cette|ce)\s+(?:article|billet|texte|page)\b",
+    re.I,
+)

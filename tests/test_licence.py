@@ -592,3 +592,77 @@ def test_rel_license_of_a_photo_or_media_item_is_the_items(body, spdx):
 )
 def test_first_person_grants_and_cues_running_into_the_name(body, spdx):
     assert _detect(body) == spdx
+
+
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        ("Creative Commons Namensnennung - Weitergabe unter gleichen Bedingungen 4.0 International", "CC-BY-SA-4.0"),
+        ("Licencia Creative Commons Atribución-NoComercial-CompartirIgual 4.0 Internacional", "CC-BY-NC-SA-4.0"),
+        ("Creative Commons Attribution - Pas d'Utilisation Commerciale - Pas de Modification 4.0 International", "CC-BY-NC-ND-4.0"),
+        ("Creative Commons Uznanie autorstwa - Na tych samych warunkach 3.0", "CC-BY-SA-3.0"),
+        ("Naamsvermelding-NietCommercieel 4.0 Internationaal", "CC-BY-NC-4.0"),  # a deed title without "Creative Commons"
+        # a port named after the version
+        ("CC BY 3.0 IGO", "CC-BY-3.0-IGO"),
+        ("Creative Commons Namensnennung 3.0 Österreich", "CC-BY-3.0-AT"),
+        ("Creative Commons Attribution-ShareAlike 3.0 Unported", "CC-BY-SA-3.0"),
+        ("Creative Commons Attribution 3.0 France", "LicenseRef-CC-BY-3.0-FR"),
+        # the non-breaking hyphen (&#8209;) and the Unicode hyphen
+        ("CC\u00a0BY\u2011SA\u00a04.0", "CC-BY-SA-4.0"),
+        ("CC BY\u2010NC 4.0", "CC-BY-NC-4.0"),
+        ("Namensnennung allein", None),
+    ],
+)
+def test_translated_cc_names_ports_and_hyphens(text, spdx):
+    found = spdx_from_text(text)
+    assert (found[0] if found else None) == spdx
+
+
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        # labels in more languages and "Rights" / "Conditions of Use" boxes
+        ('<dl><dt>Lisens</dt><dd><a href="https://data.norge.no/nlod/no/2.0">Norsk lisens for offentlige data (NLOD) 2.0</a></dd></dl>', "NLOD-2.0"),
+        ('<table><tr><th>授權方式</th><td><a href="https://data.gov.tw/license">政府資料開放授權條款-第1版</a></td></tr></table>', "OGDL-Taiwan-1.0"),
+        ("<dl><dt>Rights</dt><dd>CC BY 3.0 IGO</dd></dl>", "CC-BY-3.0-IGO"),
+        ("<dl><dt>Rights</dt><dd>© 2024 The Authors. All rights reserved.</dd></dl>", None),
+        ('<dl><dt>Conditions of Use</dt><dd><a href="https://creativecommons.org/licenses/by-sa/4.0/">Creative Commons Attribution Share Alike</a></dd></dl>', "CC-BY-SA-4.0"),
+        # an inline label's value ends at a strong break; its link names the licence
+        ('<main><p>Lizenz: <a href="https://creativecommons.org/licenses/by/3.0/at/deed.de">CC BY 3.0 AT</a> · Datenquelle: Stadt Wien</p></main>', "CC-BY-3.0-AT"),
+        ('<aside><p>Lisens: <a href="https://creativecommons.org/licenses/by-sa/3.0/deed.no">CC BY-SA 3.0</a></p></aside>', "CC-BY-SA-3.0"),
+        ('<main><p>Lizenz der Fotos: <a href="https://creativecommons.org/licenses/by/3.0/at/">CC BY 3.0 AT</a></p></main>', None),
+    ],
+)
+def test_labels_in_more_languages_rights_boxes_and_inline_values(body, spdx):
+    assert _detect(body) == spdx
+
+
+@pytest.mark.parametrize(
+    ("body", "spdx"),
+    [
+        # the GNU notice with the page's text as its subject, and the software one
+        ("<p>This document is free; you can redistribute it and/or modify it under the terms of the GNU General Public License version 2 as published by the Free Software Foundation.</p>", "GPL-2.0-only"),
+        ("<p>This manual is free documentation; you can redistribute it and/or modify it under the terms of the GNU General Public License as published by the Free Software Foundation; either version 3 of the License, or (at your option) any later version.</p>", "GPL-3.0-or-later"),
+        ("<p>This program is free software; you can redistribute it and/or modify it under the terms of the GNU General Public License version 2.</p>", None),
+        # the author's act, verb first; datasets and databases are the page's content
+        ('<article><p>I\'m releasing this essay into the public domain under <a href="https://creativecommons.org/publicdomain/zero/1.0/">CC0</a>.</p></article>', "CC0-1.0"),
+        ('<main><p>This database is made available under the <a href="https://opendatacommons.org/licenses/by/1-0/">Open Data Commons Attribution License v1.0</a>.</p></main>', "ODC-By-1.0"),
+        ("<main><p>We are releasing our new app under the MIT License.</p></main>", None),
+    ],
+)
+def test_gnu_notice_for_documents_author_acts_and_datasets(body, spdx):
+    assert _detect(body) == spdx
+
+
+@pytest.mark.parametrize(
+    ("article", "spdx"),
+    [
+        # the page notes otherwise: its own grant wins over the site's "unless otherwise noted" footer
+        ('<p>Unlike the rest of the site, this post is licensed under <a href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC 4.0</a>.</p>', "CC-BY-NC-4.0"),
+        # a licence for something else on the page does not
+        ('<p>The photo above is licensed under <a href="https://creativecommons.org/licenses/by-nc/4.0/">CC BY-NC 4.0</a>.</p>', "CC-BY-4.0"),
+    ],
+)
+def test_page_grant_overrides_an_unless_otherwise_noted_footer(article, spdx):
+    footer = '<footer>Unless otherwise noted, content on this site is licensed <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>.</footer>'
+    assert _detect(f"<article>{article}</article>{footer}") == spdx
