@@ -63,7 +63,10 @@ Creative Commons names are read in the languages of CC's translated deeds too ("
 unter gleichen Bedingungen", "Reconocimiento-NoComercial"), with a port named after the version ("CC BY
 3.0 IGO", "Namensnennung 3.0 Österreich"); labels are "Licence" in more languages (Lisens, 授權方式,
 ライセンス, ...) and "Rights" or "Conditions of use" boxes; the GNU notice "This document is free; you can
-redistribute it ... under" grants for the document.
+redistribute it ... under" grants for the document. BSD-2/3-Clause, The Unlicense and WTFPL are known by name
+and URL; a <td> may be a label (its value the next cell); a footer clause that is a content licence's name
+alone ("Notes by the club · CC BY-NC 4.0") grants; a parenthesis that names no subject of its own is about
+what precedes it ("Theme: X (licensed under the GPL)").
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ _OTHER_URLS = (
     (re.compile(r"apache\.org/licenses/LICENSE-2\.0", re.I), "Apache-2.0"),
     (re.compile(r"opensource\.org/licen[cs]es/MIT\b", re.I), "MIT"),
     (re.compile(r"opensource\.org/licen[cs]es/Apache-2\.0\b", re.I), "Apache-2.0"),
+    (re.compile(r"opensource\.org/licen[cs]es/BSD-([23])-Clause\b", re.I), "BSD-{}-Clause"),
+    (re.compile(r"(?<![\w.-])unlicense\.org(?![\w.-])", re.I), "Unlicense"),
+    (re.compile(r"(?<![\w.-])wtfpl\.net(?![\w.-])", re.I), "WTFPL"),
     # UK Open Government Licence (The National Archives) and Datenlizenz Deutschland (GovData), versioned URLs only.
     (re.compile(r"nationalarchives\.gov\.uk/doc/open-government-licen[cs]e/version/([123])(?![\d])", re.I), "OGL-UK-{}.0"),
     (re.compile(r"govdata\.de/dl-de/(by|zero)-2-0(?![\d])", re.I), "DL-DE-{}-2.0"),
@@ -168,7 +174,7 @@ def _cc_spdx(elements: str, version: str, port: str | None) -> str:
 # The host names (folded, see _fold) one of which every URL pattern above holds: most links are to none.
 _LICENCE_HOSTS = re.compile(
     r"creativecommons|licensebuttons|gnu\.org|apache\.org|opensource\.org|nationalarchives\.gov\.uk|govdata\.de|data\.norge\.no"
-    r"|canada\.ca|data\.gov\.tw|cdla\.|opencontent\.org|github\.com/etalab|etalab\.gouv\.fr|opendatacommons\.org"
+    r"|canada\.ca|data\.gov\.tw|cdla\.|opencontent\.org|github\.com/etalab|etalab\.gouv\.fr|opendatacommons\.org|unlicense\.org|wtfpl\.net"
 )
 
 
@@ -304,11 +310,15 @@ _OTHER_NAMES = (
     (re.compile(r"\bApache\s+Licen[cs]e,?\s*(?:Version\s*|v)2\.0\b|\bApache[\s-]2\.0\s+licen[cs]e", re.I), "Apache-2.0"),
     (re.compile(r"\b(?:the\s+)?MIT\s+Licen[cs]e\b|\bMIT[\s-]licen[cs]ed\b", re.I), "MIT"),
     (re.compile(r"\bPython\s+Software\s+Foundation\s+Licen[cs]e|\bPSF\s+Licen[cs]e", re.I), "PSF-2.0"),
+    (re.compile(r"\b(?:BSD[\s-]3[\s-]Clause|3[\s-]Clause\s+BSD|(?:New|Modified|Revised)\s+BSD)(?:\s+Licen[cs]e)?|\bBSD-3-Clause\b", re.I), "BSD-3-Clause"),
+    (re.compile(r"\b(?:BSD[\s-]2[\s-]Clause|2[\s-]Clause\s+BSD|Simplified\s+BSD|FreeBSD)\s+Licen[cs]e|\bBSD-2-Clause\b", re.I), "BSD-2-Clause"),
+    (re.compile(r"\b(?:The\s+)?Unlicense\b"), "Unlicense"),  # capitalised: the name, not the verb
+    (re.compile(r"\bWTFPL\b|\bDo\s+What\s+The\s+F\S*\s+You\s+Want\s+To\s+Public\s+Licen[cs]e", re.I), "WTFPL"),
 )
 _GPL_VERSIONS = {"2": "2.0", "2.0": "2.0", "3": "3.0", "3.0": "3.0", "2.1": "2.1"}
 
 
-_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr|data\.norge\.no|open\.canada\.ca|cdla\.(?:dev|io))/\S+", re.I)
+_URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:unlicense\.org|wtfpl\.net|creativecommons\.org|i\.creativecommons\.org|licensebuttons\.net|gnu\.org|apache\.org|opensource\.org|opendatacommons\.org|nationalarchives\.gov\.uk|govdata\.de|github\.com/etalab|etalab\.gouv\.fr|data\.norge\.no|open\.canada\.ca|cdla\.(?:dev|io))/\S+", re.I)
 
 # The words (folded, see _fold) one of which every match of a name pattern holds: a pattern is searched only in
 # a text that holds one (there are some thirty patterns, and most sentences hold none of their words).
@@ -325,6 +335,10 @@ _NAME_WORDS = {
     _OTHER_NAMES[0][0]: ("apache",),
     _OTHER_NAMES[1][0]: ("mit",),
     _OTHER_NAMES[2][0]: ("python", "psf"),
+    _OTHER_NAMES[3][0]: ("bsd",),
+    _OTHER_NAMES[4][0]: ("bsd",),
+    _OTHER_NAMES[5][0]: ("unlicense",),
+    _OTHER_NAMES[6][0]: ("wtfpl", "do what"),
     _ODC_NAMES[0][0]: ("open", "odbl"),
     _ODC_NAMES[1][0]: ("open", "odc"),
     _ODC_NAMES[2][0]: ("public", "pddl"),
@@ -339,6 +353,7 @@ _NAME_WORDS = {
     _URL_IN_TEXT: (
         "//", "creativecommons.org", "licensebuttons.net", "gnu.org", "apache.org", "opensource.org", "opendatacommons.org",
         "nationalarchives.gov.uk", "govdata.de", "github.com/etalab", "etalab.gouv.fr", "data.norge.no", "open.canada.ca", "cdla.",
+        "unlicense.org", "wtfpl.net",
     ),
 }  # fmt: skip
 assert all(pattern in _NAME_WORDS for pattern, _ in (*_OTHER_NAMES, *_ODC_NAMES, *_OPEN_DATA_NAMES))  # a new row needs its words
@@ -472,7 +487,7 @@ _BLOCK_TAGS = frozenset(
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
     r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//"
-    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция",
+    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|\bBSD\b|Unlicense|\bWTFPL\b",
     re.I,
 )
 # _KEYWORDS is slow to search (case-insensitive alternatives give the regex engine no prefix to skip to), and
@@ -481,7 +496,7 @@ _KEYWORDS = re.compile(
 # p + 1 ("agpl": "gpl"), so _KEYWORDS need only be searched from one before the first hint.
 _KEYWORD_HINT = re.compile(
     r"licen|lizenz|creative\s+commons|cc[\s-]?(?:by|0|zero)|public\s+domain|gnu|gfdl|apache|mit|psf|python\s+software|dl-de|ogl|etalab"
-    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция"
+    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|bsd|unlicense|wtfpl"
 )
 
 
@@ -509,7 +524,10 @@ _SELF = (
 _GRANT = r"\b(?:is|are|be|been|was|were)?\s*(?:(?:freely|also)\s+)?(?:licen[cs]ed|released|available|distributed|published|made\s+available|dedicated|shared|offered|provided|used|reproduced|copied|redistributed|reused)\b[^.;]{0,60}?\bunder\b"
 # The same in German, French and Spanish: self-reference, then "steht unter", "lizenziert unter",
 # "sous licence", "mis à disposition selon les termes de la licence", "bajo (la) licencia".
-_SELF_DE = r"\b(?:dies(?:er|e|es|em|en)|unser(?:e|er|es|em|en)?|mein(?:e|er|es|em|en)?|alle|sämtliche)\b(?:\s+[\w'’-]+){0,4}?\s*\b(?:Text|Texte|Inhalt|Inhalte|Artikel|Beitrag|Beiträge|Werk|Werke|Seite|Seiten|Website|Webseite|Webseiten|Internetseite|Blog|Dokument|Dokumente|Dokumentation|Handbuch|Anleitung|Material|Materialien|Veröffentlichung|Bericht|Buch|Wiki)\b"
+_SELF_DE = (
+    r"(?:\b(?:dies(?:er|e|es|em|en)|unser(?:e|er|es|em|en)?|mein(?:e|er|es|em|en)?|alle|sämtliche)\b(?:\s+[\w'’-]+){0,4}?\s*\b(?:Text|Texte|Inhalt|Inhalte|Artikel|Beitrag|Beiträge|Werk|Werke|Seite|Seiten|Website|Webseite|Webseiten|Internetseite|Blog|Dokument|Dokumente|Dokumentation|Handbuch|Anleitung|Material|Materialien|Veröffentlichung|Bericht|Buch|Wiki|Daten|Datensatz|Datensätze|Datenbank)\b"
+    r"|\b(?:die|der|das)\s+(?:Beschreibung|Daten|Datensätze|Datensatz|Datenbank|Inhalte|Texte)\b(?!\s+(?:von|der|des|aus)\b))"
+)
 _GRANT_DE = r"(?:\b(?:steht|stehen|ist|sind|wird|werden|wurde|wurden)\b[^.;]{0,40}?\bunter\s+(?:der|einer|den|dem|die)\b|\b(?:lizenziert|lizensiert|veröffentlicht|freigegeben|verfügbar)\s+unter\b)"
 _FR_NOUNS = r"(?:contenu|contenus|texte|textes|site|article|articles|billet|billets|page|pages|œuvre|oeuvre|document|documents|documentation|blog|ouvrage|manuel|guide|publication|travail)"
 _SELF_FR = r"(?:\b(?:ce|cet|cette|ces|notre|nos|mon|ma|mes)\s+(?:[\w'’-]+\s+){0,3}?" + _FR_NOUNS + r"\b|\b" + _FR_NOUNS + r"\s+(?:de|du)\s+(?:ce|cet|cette|notre|mon)\b)"
@@ -675,13 +693,23 @@ def _subject_region(text: str, start: int) -> str:
         region_start = match.end()
     for _, end, _ in licences_in_text(text[:start]):
         region_start = max(region_start, end)  # "X under licence A, and Y under licence B": Y's subject follows A
-    # a parenthesis names its own subject: "Made with Material for MkDocs (theme licensed under the MIT License)"
+    # a parenthesis names its own subject: "Made with Material for MkDocs (theme licensed under the MIT License)";
+    # one that names none is about what precedes it: "Theme: Twenty Twenty-Four (licensed under the GNU GPL v2)"
     depth = 0
+    before_parenthesis = ""
     for at in range(start - 1, region_start - 1, -1):
         depth += {")": 1, "(": -1}.get(text[at], 0)
         if depth < 0:
+            before_parenthesis = text[region_start:at]
             region_start = at + 1
             break
+    region = _subject_words(text, region_start, start)
+    if before_parenthesis and not (_TEXT_SUBJECT.search(region) or _NON_TEXT_SUBJECT.search(region)):
+        return before_parenthesis + " " + region
+    return region
+
+
+def _subject_words(text: str, region_start: int, start: int) -> str:
     unders = list(_UNDER.finditer(text, region_start, start))
     region_end = unders[-1].start() if unders else start
     if len(unders) > 1:
@@ -700,7 +728,7 @@ def _subject_ok(text: str, start: int) -> bool:
 # Software licences. In a sidebar (the package box of a documentation generator: pkgdown's "License: MIT +
 # file LICENSE", a PyPI- or npm-style "License MIT") a software licence is the package's, unless the page's
 # text is named as its subject ("Documentation licensed under the Apache License 2.0").
-_SOFTWARE_SPDX = re.compile(r"^(?:MIT|Apache-|GPL-|LGPL-|AGPL-|PSF-)")
+_SOFTWARE_SPDX = re.compile(r"^(?:MIT|Apache-|GPL-|LGPL-|AGPL-|PSF-|BSD-)")
 _SIDEBARISH = re.compile(r"side-?bar|sidenav|\baside\b", re.I)
 
 
@@ -931,7 +959,7 @@ def _inline_text(el) -> str:
 # more whitespace, or none for a <br>: "cc" must be "CC BY", "CC0" ("access" is not), with any space between.
 _KEYWORD_WORDS = re.compile(
     r"licen|lizenz|creative|cc[\s-]*(?:by|0|zero)|public|gnu|gfdl|apache|mit|psf|python|dl-de|ogl|etalab|odbl|odc|pddl|open|//|gpl|nlod|cdla"
-    r"|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция"
+    r"|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|bsd|unlicense|wtfpl"
 )
 _TEXT_NODES = etree.XPath("descendant::text()")
 
@@ -1039,7 +1067,7 @@ _LABEL_WORD = (
 )
 _LABEL_QUALIFIER = r"(?:\s*\((?:for\s+|für\s+|pour\s+|de\s+)?[\w\s,&/-]{1,30}\)|\s+(?:for|of|für|pour)\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)?"
 _LICENCE_LABEL = re.compile(r"^(" + _LABEL_WORD + _LABEL_QUALIFIER + r")\s*:?$", re.I)
-_LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "strong", "b", "label", "span", "p", "div")
+_LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th", "td", "strong", "b", "label", "span", "p", "div")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "dt", "th"})
 
 
@@ -1085,7 +1113,9 @@ def _label_value_link(label):
     first licence link (or badge), a link whose text names a licence (a versionless URL, a versioned name),
     or a short text value that is only a licence name or id."""
     for n, sibling in enumerate(label.itersiblings()):
-        if n >= 3 or not isinstance(sibling.tag, str) or sibling.tag == label.tag or sibling.tag in _HEADINGS:
+        if n >= 3 or not isinstance(sibling.tag, str) or sibling.tag in _HEADINGS:
+            return None
+        if sibling.tag == label.tag and not (label.tag == "td" and n == 0):  # the next label (a <td> label's value is the next <td>)
             return None
         for el in sibling.iter("a", "img"):
             spdx = spdx_from_url(el.get("href") if el.tag == "a" else el.get("src"))
@@ -1248,7 +1278,10 @@ def candidates(tree: HtmlElement | None) -> list[Licence]:
                 if _software_sentence(_STRONG_BREAK.split(clause)[0]):
                     continue  # "X is free software, licensed under the GPL": the software's licence
                 if location == "footer":
-                    granted = bool(_ANY_GRANT.search(sentence) or _DIRECT_FOOTER.search(sentence[:position]))
+                    # a cue, or a clause of the footer that is the licence's name alone ("Notes by the Club · CC BY-NC 4.0")
+                    granted = bool(_ANY_GRANT.search(sentence) or _DIRECT_FOOTER.search(sentence[:position])) or _named_licence(
+                        _STRONG_BREAK.split(sentence[_last_break(sentence, position) :])[0]
+                    ) == spdx and not _SOFTWARE_SPDX.match(spdx)
                 else:
                     # the grant cue may run into the licence's name ("sous la Licence Ouverte"), not start in it
                     grant = _BODY_GRANT.search(sentence[:end])
