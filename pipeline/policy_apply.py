@@ -2,8 +2,11 @@
 policy, from the signals its provenance stores: no crawling, no extraction.
 
 Provenance and shard files are rewritten one at a time under a temporary name and renamed; the
-manifest records each application (when, the policy, the counts). Applying the same policy again
-changes nothing, so an interrupted application is finished by running it again.
+manifest records each application (when, the policy, the counts). When the set of train-eligible
+documents changes, the application is a new dataset version: a manifest run of kind "policy" naming its
+parent, with its versions/<version>.json, so flows and `ernte retrain` see that the data changed.
+Applying the same policy again changes nothing, so an interrupted application is finished by running it
+again.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +22,14 @@ import pyarrow.parquet as pq
 
 from filters.policy import decide_eligibility, signals_from_row
 from pipeline.config import PolicySettings
+from pipeline.files import write_json_atomically
 from pipeline.schema import PROVENANCE, SHARD
+from pipeline.versions import (
+    eligible_fingerprint,
+    read_version,
+    shard_names,
+    write_version_manifest,
+)
 
 MANIFEST = "manifest.json"
 
@@ -60,10 +70,34 @@ def apply_policy(out: Path, policy: PolicySettings) -> dict[str, int]:
         _rewrite(path, rows, SHARD)
     counts = {"kept_documents": sum(reasons.values()), "kept_eligible": reasons.get("eligible", 0), "decisions_changed": changed}
     counts |= {f"kept_ineligible_{k}": v for k, v in sorted(reasons.items()) if k != "eligible"}
-    manifest.setdefault("policy_applications", []).append(
-        {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "policy": policy.model_dump(mode="json"), "counts": counts}
-    )
-    tmp = manifest_path.with_name(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    # A changed set of train-eligible documents is a new dataset version (retraining would see other data).
+    # Compared with the last version's fingerprint, not with `changed`: an application killed after its
+    # files were rewritten makes the version when it is run again.
+    runs = manifest.get("runs", [])
+    version = None
+    if runs:
+        last = read_version(out, runs[-1]["run_id"]) or {}
+        _, eligible, fingerprint = eligible_fingerprint(out, shard_names(manifest))
+        if last.get("eligible_sha256") != fingerprint:
+            version = f"run-{len(runs) + 1:04d}"
+            runs.append(
+                {
+                    "run_id": version,
+                    "kind": "policy",
+                    "parent": runs[-1]["run_id"],
+                    "started_at": at,
+                    "finished_at": at,
+                    "policy": policy.model_dump(mode="json"),
+                    "inputs": [],
+                    "failed_inputs": [],
+                    "skipped_inputs": [],
+                    "funnel": {"kept_eligible": eligible},
+                    "outputs": {"shards": [], "provenance": [], "rejected": []},
+                }
+            )
+    manifest.setdefault("policy_applications", []).append({"at": at, "policy": policy.model_dump(mode="json"), "counts": counts, "version": version})
+    write_json_atomically(manifest_path, manifest)  # commits the version
+    if version:
+        write_version_manifest(out, manifest)
     return counts

@@ -918,3 +918,14 @@ def test_policy_apply_redecides_eligibility_without_curating_again(tmp_path):
     assert {r["url"]: r["train_eligible"] for r in c.shard_rows()} == {urls[0]: False, urls[1]: True}
     assert c.by_url()[urls[0]]["eligibility_reason"] == "licence_excluded"
     assert c.manifest["policy_applications"][-1]["counts"]["kept_ineligible_licence_excluded"] == 1
+    # the eligible set changed: a new dataset version naming its parent, with its version file
+    first, policy_run = c.manifest["runs"][0]["run_id"], c.manifest["runs"][-1]
+    assert (policy_run["kind"], policy_run["parent"]) == ("policy", first)
+    version = json.loads((out / "versions" / f"{policy_run['run_id']}.json").read_text())
+    assert (version["parent"], version["eligible_documents"]) == (first, 1)
+    assert version["eligible_sha256"] != json.loads((out / "versions" / f"{first}.json").read_text())["eligible_sha256"]
+    # the same policy again changes nothing and makes no version
+    again = run_ernte("policy", "apply", str(out), "--config", str(config))
+    assert again.returncode == 0, again.stderr[-2000:]
+    manifest = Curated.read(out).manifest
+    assert len(manifest["runs"]) == 2 and manifest["policy_applications"][-1]["version"] is None
