@@ -281,6 +281,14 @@ if os.environ.get({PHASES_ENV!r}):
         if os.getpid() == _pid:  # not in forked workers
             with open(os.environ[{PHASES_ENV!r}], "w") as fh:
                 json.dump(_events, fh)
+
+    _os_exit = os._exit
+
+    def _exit_after_dump(code):  # `ernte curate` ends with os._exit (no teardown): atexit does not run
+        _dump()
+        _os_exit(code)
+
+    os._exit = _exit_after_dump
 """
 
 

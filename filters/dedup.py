@@ -13,6 +13,7 @@ since one 'word' per sentence would make every sentence a shingle.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 import sys
 import types
@@ -75,34 +76,29 @@ def shingles(normalized: str, config: DedupConfig) -> list[bytes]:
 
 @lru_cache(maxsize=1)
 def _minhash_class():
-    """datasketch's MinHash, imported without scipy.integrate where possible.
+    """datasketch's MinHash, imported without the rest of datasketch where possible.
 
-    Importing the `datasketch` package imports its LSH modules, which import
-    `scipy.integrate.quad` for their parameter optimiser: 0.55 s of a 0.6 s import, paid again
-    by every worker process. MinHash itself never integrates (bands and rows are given), so while
-    datasketch is imported a stand-in `scipy.integrate` whose `quad` imports the real one on
-    first call is in sys.modules; it is removed straight after, so nobody else sees it.
+    The `datasketch` package's __init__ imports every sketch it has: its LSH modules import
+    `scipy.integrate` for their parameter optimiser, its asyncio LSH imports redis; 0.1-0.6 s,
+    paid again by every worker process. Only `datasketch.minhash` (and `datasketch.hashfunc`, which
+    it imports) is needed here, so unless datasketch is already imported, those two modules are
+    loaded from the installed package under a stand-in package module that has only their search
+    path; the stand-in is removed straight after. A later `import datasketch` runs the real
+    __init__, which finds the same `datasketch.minhash` module, so there is one MinHash class.
     """
-    if "datasketch.minhash" in sys.modules or "scipy.integrate" in sys.modules:
+    if "datasketch" in sys.modules:
         from datasketch import MinHash
 
         return MinHash
-    stand_in = types.ModuleType("scipy.integrate")
-
-    def quad(*args, **kwargs):
-        if sys.modules.get("scipy.integrate") is stand_in:
-            del sys.modules["scipy.integrate"]
-        from scipy.integrate import quad as real_quad
-
-        return real_quad(*args, **kwargs)
-
-    stand_in.quad = quad
-    sys.modules["scipy.integrate"] = stand_in
+    spec = importlib.util.find_spec("datasketch")
+    stand_in = types.ModuleType("datasketch")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    sys.modules["datasketch"] = stand_in
     try:
-        from datasketch import MinHash
+        from datasketch.minhash import MinHash
     finally:
-        if sys.modules.get("scipy.integrate") is stand_in:
-            del sys.modules["scipy.integrate"]
+        if sys.modules.get("datasketch") is stand_in:
+            del sys.modules["datasketch"]
     return MinHash
 
 
