@@ -125,22 +125,27 @@ def _stored_crawl_config(out: Path):
     return _stored_config(out / "state" / SPEC_NAME, CrawlConfig, "config", "crawl configuration")
 
 
-class _PandasAbsent:
-    """A meta-path finder for which pandas is not installed (see `_without_pandas`)."""
+# Packages `ernte curate` never uses that its dependencies import when they are installed.
+_UNUSED_BY_CURATE = ("pandas", "fsspec")
+
+
+class _UnusedAbsent:
+    """A meta-path finder for which the packages in _UNUSED_BY_CURATE are not installed."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("pandas is not used by this command")
+        if name.partition(".")[0] in _UNUSED_BY_CURATE:
+            raise ImportError(f"{name} is not used by this command")
         return None
 
 
-def _without_pandas() -> None:
+def _without_unused_packages() -> None:
     """pyarrow imports pandas, when it is installed, the first time it converts a Python list,
     only to ask whether the list is a pandas object: 0.25 s in this process and again in every
-    worker. `ernte curate` never uses pandas, so this process (and the workers it forks) treat it
-    as absent; pyarrow then skips the check."""
-    if "pandas" not in sys.modules and not any(isinstance(f, _PandasAbsent) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PandasAbsent())
+    worker; warcio imports fsspec (0.02 s) for its command-line tools' file opening. `ernte curate`
+    uses neither, so this process (and the workers it forks) treat them as absent; pyarrow then
+    skips the check, warcio opens files itself."""
+    if not any(name in sys.modules for name in _UNUSED_BY_CURATE) and not any(isinstance(f, _UnusedAbsent) for f in sys.meta_path):
+        sys.meta_path.insert(0, _UnusedAbsent())
 
 
 @main.command()
@@ -157,7 +162,7 @@ def curate(inputs, out, config_path, workers, keep_rejected, languages):
     A later run into the same --out curates only new files and deduplicates them against
     everything curated there before. Exits 1 when no input yields a usable record.
     """
-    _without_pandas()
+    _without_unused_packages()
     from pipeline.curate import CurateFailed, CurateInputError, run_curate
 
     try:

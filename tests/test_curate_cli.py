@@ -22,6 +22,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from collections import Counter
@@ -929,3 +930,17 @@ def test_policy_apply_redecides_eligibility_without_curating_again(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     manifest = Curated.read(out).manifest
     assert len(manifest["runs"]) == 2 and manifest["policy_applications"][-1]["version"] is None
+
+
+def test_curate_treats_pandas_and_fsspec_as_absent():
+    """pyarrow's pandas check and warcio's fsspec import cost every curate process time for nothing."""
+    code = (
+        "import sys\n"
+        "from pipeline.cli import _without_unused_packages\n"
+        "_without_unused_packages()\n"
+        "import pipeline.curate, pyarrow as pa, warcio.utils\n"
+        "pa.Table.from_pylist([{'a': 1}])\n"
+        "assert 'pandas' not in sys.modules and 'fsspec' not in sys.modules, sorted(sys.modules)\n"
+        "assert not warcio.utils.HAS_FSSPEC\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
