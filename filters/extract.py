@@ -66,7 +66,9 @@ afterwards. The exception derives from ``BaseException`` so that trafilatura's o
 ``except Exception`` fallbacks cannot swallow it. Python runs signal handlers between bytecodes,
 so one long C call (an lxml parse or XPath query) finishes before the limit takes effect; with
 ``max_input_chars`` bounding the input, such calls take tens of milliseconds at most. In any
-other thread (or on a platform without ``setitimer``) there is no time limit.
+other thread (Dask and Prefect run tasks in worker threads) one watchdog thread per process raises
+the same exception in the working thread with ``PyThreadState_SetAsyncExc`` once its deadline has
+passed; it looks every 0.1 s, so there the limit holds to within 0.1 s.
 
 Date
 ----
@@ -81,6 +83,7 @@ can yield a date later that it did not yield before.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import signal
 import threading
@@ -312,26 +315,77 @@ def _with_time_limit(seconds: float, work):
 def _with_thread_time_limit(seconds: float, work):
     """work() in this thread, interrupted after `seconds` by _ExtractTimeout raised in it with
     CPython's PyThreadState_SetAsyncExc. Like SIGALRM, it takes effect between bytecodes."""
-    target = ctypes.c_ulong(threading.get_ident())
-    lock = threading.Lock()
-    state = {"done": False, "fired": False}
-
-    def fire():
-        with lock:
-            if not state["done"]:
-                state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(_ExtractTimeout))
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+    entry = _WATCHDOG.arm(seconds)
     try:
         return work()
     finally:
-        with lock:
-            state["done"] = True
-        timer.cancel()
-        if state["fired"]:
-            # Still pending if work() returned just as the timer fired: withdraw it, so it cannot
+        if _WATCHDOG.disarm(entry):
+            # Still pending if work() returned just as the limit passed: withdraw it, so it cannot
             # go off later in the caller's code.
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(entry.thread, None)
+
+
+@dataclass
+class _Deadline:
+    thread: ctypes.c_ulong
+    at: float  # time.monotonic()
+    done: bool = False
+    fired: bool = False
+
+
+class _Watchdog:
+    """One thread per process that raises _ExtractTimeout in threads whose deadline has passed.
+
+    A timer thread per document (threading.Timer) costs a thread start and stop and the GIL
+    hand-overs they need: 2-3 % of extraction in a worker thread. The watchdog instead looks every
+    POLL_S seconds at the deadlines armed (so a limit holds to within POLL_S) and sleeps when none is.
+    """
+
+    POLL_S = 0.1
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._armed: dict[int, _Deadline] = {}  # by id(entry)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = None
+
+    def arm(self, seconds: float) -> _Deadline:
+        entry = _Deadline(ctypes.c_ulong(threading.get_ident()), time.monotonic() + seconds)
+        with self._lock:
+            self._armed[id(entry)] = entry
+            if self._thread is None or self._pid != os.getpid():  # none yet, or a forked child's copy
+                self._pid = os.getpid()
+                self._wake = threading.Event()
+                self._thread = threading.Thread(target=self._run, name="extract-time-limit", daemon=True)
+                self._thread.start()
+            elif not self._wake.is_set():
+                self._wake.set()
+        return entry
+
+    def disarm(self, entry: _Deadline) -> bool:
+        """Whether the limit fired (its exception may still be pending)."""
+        with self._lock:
+            entry.done = True
+            self._armed.pop(id(entry), None)
+            return entry.fired
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for key, entry in list(self._armed.items()):
+                    if not entry.done and now >= entry.at:
+                        entry.fired = True
+                        del self._armed[key]
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(entry.thread, ctypes.py_object(_ExtractTimeout))
+                idle = not self._armed
+                if idle:
+                    self._wake.clear()
+            if idle:
+                self._wake.wait()  # until a deadline is armed
+            else:
+                time.sleep(self.POLL_S)
+
+
+_WATCHDOG = _Watchdog()
