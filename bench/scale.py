@@ -6,8 +6,9 @@ The same WARC files are curated by `run_curate` on its process pool (what `ernte
 and by the Prefect flow `pipeline.flows.curate_flow` with prefect-dask's DaskTaskRunner on a
 LocalCluster of `--workers` processes, each into a fresh directory. Larger inputs are the same
 files copied k times under other names (the same documents again: the same work per copy, and
-deduplication drops the copies). A Prefect test server is started once first and not timed; the
-Dask cluster start is timed, as a user pays it on every flow run. Default input: a crawl of the
+deduplication drops the copies). The Prefect API is what `ernte run` uses (`pipeline.flows.
+prefect_api`: one temporary server, started once first and not timed, and no flow-run
+heartbeats); the Dask cluster start is timed, as a user pays it on every flow run. Default input: a crawl of the
 demo site, as bench/curate.py makes it. Target (issue 6): Dask through Prefect within 10 % of
 the process pool; cost linear in input.
 """
@@ -124,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             print("no input WARC files", file=sys.stderr)
             return 2
-        from prefect.testing.utilities import prefect_test_harness
+        from pipeline.flows import prefect_api
 
         results = []
-        with prefect_test_harness(server_startup_timeout=120):
+        with prefect_api():  # the API as `ernte run` has it: one temporary server, started once, untimed
             for factor in factors:
                 inputs = concatenated(files, args.file_mib, factor, work / f"x{factor}") if args.file_mib else replicate(files, factor, work / f"x{factor}")
                 row = {"factor": factor, "files": len(inputs), "bytes": sum(p.stat().st_size for p in inputs)}

@@ -100,10 +100,11 @@ class _Progress:
 @contextlib.contextmanager
 def prefect_api() -> Iterator[str | None]:
     """The Prefect API for this process *and its children*: PREFECT_API_URL when set, otherwise
-    one temporary server started here. Without it, Prefect starts a temporary server in this
-    process on first use, and every process-pool or Dask worker process, which does not know its
-    address, starts another one (10-25 s each on 2 cores, before the first task can run)."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    one temporary server started here (and no flow-run heartbeats, see below). Without it, Prefect
+    starts a temporary server in this process on first use, and every process-pool or Dask worker
+    process, which does not know its address, starts another one (10-25 s each on 2 cores, before
+    the first task can run)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     if PREFECT_API_URL.value():
         yield PREFECT_API_URL.value()
@@ -116,7 +117,10 @@ def prefect_api() -> Iterator[str | None]:
     # batches retrying against a closed port for a minute.
     os.environ["PREFECT_API_URL"] = server.api_url  # inherited by worker processes
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        # Flow-run heartbeats let a server mark runs whose process died; this server dies with the
+        # process, so here they serve nothing, and every flow and subflow run would end by waiting
+        # for the heartbeat thread's current 1-second sleep (Prefect 3.8: up to 1 s each).
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield server.api_url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
