@@ -344,19 +344,22 @@ class _Watchdog:
     POLL_S = 0.1
 
     def __init__(self):
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            # A forked child has no watchdog thread, and the lock may have been held when it forked.
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._lock = threading.Lock()
         self._armed: dict[int, _Deadline] = {}  # by id(entry)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = None
 
     def arm(self, seconds: float) -> _Deadline:
         entry = _Deadline(ctypes.c_ulong(threading.get_ident()), time.monotonic() + seconds)
         with self._lock:
             self._armed[id(entry)] = entry
-            if self._thread is None or self._pid != os.getpid():  # none yet, or a forked child's copy
-                self._pid = os.getpid()
-                self._wake = threading.Event()
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="extract-time-limit", daemon=True)
                 self._thread.start()
             elif not self._wake.is_set():

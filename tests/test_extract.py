@@ -441,3 +441,29 @@ def test_deferred_publication_date_equals_the_eager_one():
         assert publication_date(deferred.tree, page["url"]) == eager.date, page["file"]
         dated += eager.date is not None
     assert dated >= 5  # most of these pages carry a date
+
+
+def test_time_limit_in_worker_threads_of_a_forked_child():
+    """The watchdog thread does not survive a fork: a child process starts its own."""
+    import os
+
+    started = []
+
+    def in_thread(results):
+        results.append(extract(_table_page(3000), config=ExtractConfig(timeout_s=0.01)).error)
+
+    parent: list = []
+    worker = threading.Thread(target=in_thread, args=(parent,))
+    worker.start()
+    worker.join(60)
+    started.append(parent[0])
+    pid = os.fork()
+    if pid == 0:  # the child: the same in a thread of its own, exit status says how it went
+        child: list = []
+        thread = threading.Thread(target=in_thread, args=(child,))
+        thread.start()
+        thread.join(30)
+        os._exit(0 if child == ["extract_timeout"] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert started == ["extract_timeout"]
+    assert os.waitstatus_to_exitcode(status) == 0
