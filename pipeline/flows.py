@@ -207,33 +207,91 @@ def _prefect_mapper(workers: int):
     return submit
 
 
+def _configure_dask() -> None:
+    """Dask settings for the LocalClusters Ernte starts (an existing cluster is not ours to configure).
+    Measured on curation (bench/scale.py, BENCHMARKS.md): Dask's statistical profiler samples the
+    working thread's stack every 10 ms, MALLOC_TRIM_THRESHOLD_=65536, which Dask sets for its
+    worker processes, makes glibc hand memory back after nearly every large free, and the event
+    loop's health tick (every 20 ms) and system monitor (500 ms) take the GIL from the working
+    thread; together about 5 % of the curation time."""
+    import dask
+
+    dask.config.set(
+        {
+            "distributed.worker.profile.enabled": False,
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            "distributed.admin.tick.interval": "1s",
+            "distributed.admin.system-monitor.interval": "5s",
+        }
+    )
+
+
+def _local_cluster_kwargs(workers: int) -> dict:
+    # One thread per worker process: curation is CPU-bound Python.
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+
+
 def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, dask_workers: int):
     if name == "dask":
         from prefect_dask import DaskTaskRunner
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        # The LocalCluster is ours to configure (an existing cluster is not). Measured on
-        # curation (bench/scale.py, BENCHMARKS.md): Dask's statistical profiler samples the
-        # working thread's stack every 10 ms, MALLOC_TRIM_THRESHOLD_=65536, which Dask sets for
-        # its worker processes, makes glibc hand memory back after nearly every large free, and
-        # the event loop's health tick (every 20 ms) and system monitor (500 ms) take the GIL
-        # from the working thread; together about 5 % of the curation time.
-        import dask
-
-        dask.config.set(
-            {
-                "distributed.worker.profile.enabled": False,
-                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                "distributed.admin.tick.interval": "1s",
-                "distributed.admin.system-monitor.interval": "5s",
-            }
-        )
-        # One thread per worker process: curation is CPU-bound Python.
-        return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+        _configure_dask()
+        return DaskTaskRunner(cluster_kwargs=_local_cluster_kwargs(dask_workers))
     from prefect.task_runners import ProcessPoolTaskRunner
 
     return ProcessPoolTaskRunner(max_workers=workers)
+
+
+def _warm_worker() -> None:
+    """On each worker of a WarmCluster: what a curate task's start would otherwise do. Unpickling this
+    function imports this module, and with it Prefect and the curation stack; the language-ID model
+    is loaded here."""
+    from filters.langid import _load_model
+
+    _load_model()
+
+
+class WarmCluster:
+    """A LocalCluster for the end-to-end flow's curate stage, started in the background when the flow
+    begins: its workers start, import Prefect and the curation stack and load the fastText model while
+    the crawl runs (about 3 s of a curate flow's fixed cost otherwise: the cluster's start, the imports
+    in each spawned worker). The curate flow then runs on it (`dask_address`), and it is closed after
+    curation. When it cannot be started, the curate flow starts a LocalCluster of its own."""
+
+    def __init__(self, workers: int):
+        import threading
+
+        self._cluster = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(workers,), name="ernte-dask-cluster", daemon=True)
+        self._thread.start()
+
+    def _start(self, workers: int) -> None:
+        try:
+            from distributed import Client, LocalCluster
+
+            _configure_dask()
+            self._cluster = LocalCluster(**_local_cluster_kwargs(workers))
+            with Client(self._cluster) as client:
+                client.run(_warm_worker)
+        except Exception as exc:  # noqa: BLE001 - address() reports it, and curation starts its own cluster
+            self._error = exc
+
+    def address(self) -> str | None:
+        """The scheduler's address once the workers are warm; None when the start failed."""
+        self._thread.join()
+        if self._error is not None or self._cluster is None:
+            logging.getLogger(__name__).warning(f"the Dask cluster started in the background failed ({self._error!r}); curation starts its own")
+            return None
+        return self._cluster.scheduler_address
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
 
 
 def _funnel_artifacts(summary, out: Path) -> None:
@@ -482,24 +540,31 @@ def ernte_flow(config: dict) -> dict:
     data = Path(run.data_dir).resolve()
     logger = get_run_logger()
     done: dict[str, object] = {}
-    if "crawl" in run.stages:
-        unfinished = unfinished_crawls(data)
-        for crawl in unfinished:  # an interrupted run's crawl: finished, instead of starting another
-            logger.info(f"continuing the unfinished crawl {crawl}")
-            done["crawl"] = crawl_task(run.seeds, str(crawl), cfg.crawl.model_dump(mode="json"))
-        if run.seeds and not unfinished:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-            done["crawl"] = crawl_task(run.seeds, str(data / "crawls" / f"crawl-{stamp}"), cfg.crawl.model_dump(mode="json"))
-    curated = data / "curated"
-    inputs = crawl_dirs(data)
-    if "curate" in run.stages:
-        for leftover in unfinished_crawls(data):
-            logger.warning(f"not curating {leftover}: its crawl did not finish (the crawl stage continues it)")
-        if not inputs:
-            raise RuntimeError(f"nothing to curate: no finished crawl directory under {data / 'crawls'}")
-        curate_config = cfg.curate.model_dump(mode="json")
-        flow_run = curate_flow_with(run.task_runner, cfg.curate.workers, run.dask_address, run.dask_workers)
-        done["curate"] = flow_run(inputs, str(curated), curate_config)
+    # A LocalCluster for curation warms up while the crawl runs (see WarmCluster).
+    warm = WarmCluster(run.dask_workers) if "curate" in run.stages and run.task_runner == "dask" and not run.dask_address else None
+    try:
+        if "crawl" in run.stages:
+            unfinished = unfinished_crawls(data)
+            for crawl in unfinished:  # an interrupted run's crawl: finished, instead of starting another
+                logger.info(f"continuing the unfinished crawl {crawl}")
+                done["crawl"] = crawl_task(run.seeds, str(crawl), cfg.crawl.model_dump(mode="json"))
+            if run.seeds and not unfinished:
+                stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+                done["crawl"] = crawl_task(run.seeds, str(data / "crawls" / f"crawl-{stamp}"), cfg.crawl.model_dump(mode="json"))
+        curated = data / "curated"
+        inputs = crawl_dirs(data)
+        if "curate" in run.stages:
+            for leftover in unfinished_crawls(data):
+                logger.warning(f"not curating {leftover}: its crawl did not finish (the crawl stage continues it)")
+            if not inputs:
+                raise RuntimeError(f"nothing to curate: no finished crawl directory under {data / 'crawls'}")
+            curate_config = cfg.curate.model_dump(mode="json")
+            address = run.dask_address or (warm.address() if warm is not None else None)
+            flow_run = curate_flow_with(run.task_runner, cfg.curate.workers, address, run.dask_workers)
+            done["curate"] = flow_run(inputs, str(curated), curate_config)
+    finally:
+        if warm is not None:
+            warm.close()
     version = dataset_version(curated)
     if version is None:
         logger.info("no curated dataset yet: nothing to tokenize, train or report")

@@ -207,3 +207,25 @@ def test_the_crawl_childs_log_lines_become_one_record_per_message_at_its_level()
         (logging.WARNING, "[ernte] a.warc.gz: cut 12 bytes of an incomplete last record"),
         (logging.INFO, "[scrapy.statscollectors] Dumping Scrapy stats:\n{'downloader/request_count': 3,\n 'finish_reason': 'finished'}"),
     ]
+
+
+def test_the_end_to_end_flow_curates_on_a_dask_cluster_it_warmed_with_the_pools_outputs(prefect_server, demo_crawl, tmp_path, monkeypatch):
+    """With task_runner dask and no address, the flow starts a LocalCluster in the background when it
+    begins and curates on it once it is warm; the outputs are the process pool's."""
+    from pipeline import flows
+
+    addresses = []
+    address = flows.WarmCluster.address
+    monkeypatch.setattr(flows.WarmCluster, "address", lambda self: addresses.append(address(self)) or addresses[-1])
+    on_pool, on_dask = tmp_path / "pool", tmp_path / "dask"
+    shutil.copytree(demo_crawl, on_pool)
+    shutil.copytree(demo_crawl, on_dask)
+    flows.ernte_flow(_config(on_pool, ["curate"]))
+    config = _config(on_dask, ["curate"])
+    config["run"] |= {"task_runner": "dask", "dask_workers": 2}
+    result = flows.ernte_flow(config)
+    assert result["curate"]["run_id"] == "run-0001"
+    assert len(addresses) == 1 and addresses[0].startswith("tcp://127.0.0.1:"), addresses
+    for sub in ("provenance", "shards"):
+        assert sorted(_column(on_dask / "curated", sub, "doc_id")) == sorted(_column(on_pool / "curated", sub, "doc_id")), sub
+    assert sorted(_column(on_dask / "curated", "shards", "text")) == sorted(_column(on_pool / "curated", "shards", "text"))
