@@ -8,7 +8,10 @@ flow's task runner instead of a local process pool, so both paths write the same
 
 - `task_runner="process"` (the default): Prefect's ProcessPoolTaskRunner on this machine;
 - `task_runner="dask"`: prefect-dask's DaskTaskRunner, on the cluster at `dask_address`, or on a
-  LocalCluster of `dask_workers` worker processes when no address is given.
+  LocalCluster of `dask_workers` worker processes when no address is given. The end-to-end flow
+  starts that LocalCluster in the background when it begins, so that its workers are warm (Prefect
+  and the curation stack imported, the language-ID model loaded) by the time the crawl is done
+  (`WarmCluster`).
 
 A rerun skips finished work: curation reuses every work file whose name is the hash of the input
 file's sha256, the byte range and the per-document configuration, and skips inputs already in the
