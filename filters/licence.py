@@ -198,6 +198,10 @@ def spdx_from_url(url: str | None) -> str | None:
 # The licence elements in the languages of CC's translated deeds ("Creative Commons Namensnennung - Weitergabe
 # unter gleichen Bedingungen 4.0 International", "Reconocimiento-NoComercial-CompartirIgual", "Attribution - Pas
 # d'Utilisation Commerciale", "Uznanie autorstwa - Na tych samych warunkach", ...).
+# The first element's word, folded (see _fold), in the languages above: a deed title without "Creative
+# Commons" holds one, so the prefilters below look for them.
+_ATTRIBUTION_WORDS = ("attribution", "namensnennung", "reconocimiento", "atribuc", "attribuzione", "naamsvermelding", "uznanie", "atribui", "атрибуция", "erkännande", "navngivelse", "kreditering")
+_OTHER_ATTRIBUTION_WORDS = "|".join(_ATTRIBUTION_WORDS[1:])
 _CC_ATTRIBUTION = r"(?:Attribution|Namensnennung|Reconocimiento|Atribuci[oó]n|Attribuzione|Naamsvermelding|Uznanie\s+autorstwa|Atribui[cç][aã]o|Атрибуция|Erkännande|Navngivelse|Kreditering)"
 _CC_ELEMENT = (
     r"(?:Non-?Commercial|Nicht[\s-]?kommerziell|Pas\s+d['’]\s*Utilisation\s+Commerciale|No\s?Comercial|Non\s+commerciale|Niet-?Commercieel"
@@ -324,7 +328,7 @@ _URL_IN_TEXT = re.compile(r"(?:https?:)?//\S+|\b(?:www\.)?(?:unlicense\.org|wtfp
 # a text that holds one (there are some thirty patterns, and most sentences hold none of their words).
 _NAME_WORDS = {
     _CC_NAME: ("creative", "cc"),
-    _CC_DEED_NAME: ("attribution", "namensnennung", "reconocimiento", "atribuc", "attribuzione", "naamsvermelding", "uznanie", "atribui", "атрибуция", "erkännande", "navngivelse", "kreditering"),
+    _CC_DEED_NAME: _ATTRIBUTION_WORDS,
     _CC0_NAME: ("cc", "creative", "public"),
     _GPL_NAME: ("gnu",),
     _GNU_SHORT: ("gpl",),
@@ -487,7 +491,7 @@ _BLOCK_TAGS = frozenset(
 # Cheap pre-checks before sentences are read: a licence word or a licence's name.
 _KEYWORDS = re.compile(
     r"licen[cs]|lizenz|licenz|creative\s+commons|\bCC[\s-]?(?:BY|0|zero)|public\s+domain|\bGNU\b|\bGFDL\b|\bApache\b|\bMIT\b|\bPSF\b|Python\s+Software|\bdl-de\b|\bOGL\b|etalab|\bODbL\b|\bODC\b|\bPDDL\b|Open\s+Data(?:base)?\b|//"
-    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|\bBSD\b|Unlicense|\bWTFPL\b",
+    r"|\b[AL]?GPL|\bNLOD\b|\bCDLA\b|Open\s+Publication|Open\s+Parliament|\bAttribution\b|政府資料|\bBSD\b|Unlicense|\bWTFPL\b|" + _OTHER_ATTRIBUTION_WORDS,
     re.I,
 )
 # _KEYWORDS is slow to search (case-insensitive alternatives give the regex engine no prefix to skip to), and
@@ -496,7 +500,7 @@ _KEYWORDS = re.compile(
 # p + 1 ("agpl": "gpl"), so _KEYWORDS need only be searched from one before the first hint.
 _KEYWORD_HINT = re.compile(
     r"licen|lizenz|creative\s+commons|cc[\s-]?(?:by|0|zero)|public\s+domain|gnu|gfdl|apache|mit|psf|python\s+software|dl-de|ogl|etalab"
-    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|bsd|unlicense|wtfpl"
+    r"|odbl|odc|pddl|open\s+data|//|gpl|nlod|cdla|open\s+publication|open\s+parliament|attribution|政府資料|bsd|unlicense|wtfpl|" + _OTHER_ATTRIBUTION_WORDS
 )
 
 
@@ -959,7 +963,7 @@ def _inline_text(el) -> str:
 # more whitespace, or none for a <br>: "cc" must be "CC BY", "CC0" ("access" is not), with any space between.
 _KEYWORD_WORDS = re.compile(
     r"licen|lizenz|creative|cc[\s-]*(?:by|0|zero)|public|gnu|gfdl|apache|mit|psf|python|dl-de|ogl|etalab|odbl|odc|pddl|open|//|gpl|nlod|cdla"
-    r"|attribution|政府資料|namensnennung|reconocimiento|atribuc|attribuzione|naamsvermelding|uznanie|atribui|атрибуция|bsd|unlicense|wtfpl"
+    r"|attribution|政府資料|bsd|unlicense|wtfpl|" + _OTHER_ATTRIBUTION_WORDS
 )
 _TEXT_NODES = etree.XPath("descendant::text()")
 

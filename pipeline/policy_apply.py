@@ -71,6 +71,7 @@ def apply_policy(out: Path, policy: PolicySettings) -> dict[str, int]:
     counts = {"kept_documents": sum(reasons.values()), "kept_eligible": reasons.get("eligible", 0), "decisions_changed": changed}
     counts |= {f"kept_ineligible_{k}": v for k, v in sorted(reasons.items()) if k != "eligible"}
     at = datetime.now(UTC).isoformat(timespec="seconds")
+    policy_json = policy.model_dump(mode="json")
     # A changed set of train-eligible documents is a new dataset version (retraining would see other data).
     # Compared with the last version's fingerprint, not with `changed`: an application killed after its
     # files were rewritten makes the version when it is run again.
@@ -88,7 +89,7 @@ def apply_policy(out: Path, policy: PolicySettings) -> dict[str, int]:
                     "parent": runs[-1]["run_id"],
                     "started_at": at,
                     "finished_at": at,
-                    "policy": policy.model_dump(mode="json"),
+                    "policy": policy_json,
                     "inputs": [],
                     "failed_inputs": [],
                     "skipped_inputs": [],
@@ -96,7 +97,7 @@ def apply_policy(out: Path, policy: PolicySettings) -> dict[str, int]:
                     "outputs": {"shards": [], "provenance": [], "rejected": []},
                 }
             )
-    manifest.setdefault("policy_applications", []).append({"at": at, "policy": policy.model_dump(mode="json"), "counts": counts, "version": version})
+    manifest.setdefault("policy_applications", []).append({"at": at, "policy": policy_json, "counts": counts, "version": version})
     write_json_atomically(manifest_path, manifest)  # commits the version
     if version:
         write_version_manifest(out, manifest)
