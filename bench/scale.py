@@ -4,15 +4,17 @@
 
 The same WARC files are curated by `run_curate` on its process pool (what `ernte curate` runs)
 and by the Prefect flow `pipeline.flows.curate_flow` with prefect-dask's DaskTaskRunner on a
-LocalCluster of `--workers` processes, each into a fresh directory. Larger inputs are the same
-files copied k times under other names (the same documents again: the same work per copy, and
-deduplication drops the copies). The Prefect API is what `ernte run` uses (`pipeline.flows.
-prefect_api`: one temporary server, started once first and not timed, and no flow-run
-heartbeats); the Dask cluster start is timed, as a user pays it on every flow run of the curate
-flow alone. A third side curates as `ernte run` does on Dask: on the cluster the end-to-end flow
-starts and warms in the background while it crawls (warm-up untimed, the close after curation timed). Default input: a crawl of the
-demo site, as bench/curate.py makes it. Target (issue 6): Dask through Prefect within 10 % of
-the process pool; cost linear in input.
+LocalCluster of `--workers` processes, each into a fresh directory; the sides take turns in
+each round (`--repeat` rounds, medians reported). Larger inputs are the same files copied k
+times under other names (the same documents again: the same work per copy, and deduplication
+drops the copies). The Prefect API is what `ernte run` uses (`pipeline.flows.prefect_api`: one
+temporary server, started once first and not timed, and no flow-run heartbeats); the Dask
+cluster start is timed, as a user pays it on every flow run of the curate flow alone. A third
+side curates as `ernte run` does on Dask: on the cluster the end-to-end flow starts and warms in
+the background while it crawls (warm-up untimed, the close after curation timed). Default input:
+a crawl of the demo site, as bench/curate.py makes it (6 files of 0.3 MB: a run of seconds, where
+Prefect's fixed cost per flow run shows); `--file-mib 8` makes files the size of real ones.
+Target (issue 6): Dask through Prefect within 10 % of the process pool; cost linear in input.
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ def time_dask_flow_warm(files: list[Path], out: Path, workers: int) -> tuple[flo
     return time.perf_counter() - started, result["documents"]
 
 
+SIDES = {"process_pool": time_process_pool, "dask_prefect": time_dask_flow, "dask_warm": time_dask_flow_warm}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", nargs="+", type=Path, help="WARC files (default: a fresh crawl of the demo site)")
@@ -150,15 +155,21 @@ def main(argv: list[str] | None = None) -> int:
             for factor in factors:
                 inputs = concatenated(files, args.file_mib, factor, work / f"x{factor}") if args.file_mib else replicate(files, factor, work / f"x{factor}")
                 row = {"factor": factor, "files": len(inputs), "bytes": sum(p.stat().st_size for p in inputs)}
-                for side, fn in (("process_pool", time_process_pool), ("dask_prefect", time_dask_flow), ("dask_warm", time_dask_flow_warm)):
-                    times = []
-                    for r in range(args.repeat):
+                times: dict[str, list[float]] = {side: [] for side in SIDES}
+                documents: dict[str, int] = {}
+                # The sides take turns within each round, so that a slow stretch of the machine
+                # (a shared VM's neighbours) weighs on all of them, not on one side's repeats.
+                for r in range(args.repeat):
+                    for side, fn in SIDES.items():
                         out = work / f"out-{side}-{factor}-{r}"
-                        seconds, documents = fn(inputs, out, args.workers)
-                        times.append(seconds)
+                        seconds, documents[side] = fn(inputs, out, args.workers)
+                        times[side].append(seconds)
                         shutil.rmtree(out, ignore_errors=True)
-                    row[side] = {"seconds": statistics.median(times), "documents": documents, "docs_per_s": documents / statistics.median(times)}
-                    print(f"x{factor} {side:13s} {statistics.median(times):7.2f} s  {documents} docs  {documents / statistics.median(times):6.1f} docs/s", flush=True)
+                        print(f"x{factor} round {r + 1} {side:13s} {seconds:7.2f} s  {documents[side]} docs", flush=True)
+                for side in SIDES:
+                    median = statistics.median(times[side])
+                    row[side] = {"seconds": median, "runs": times[side], "documents": documents[side], "docs_per_s": documents[side] / median}
+                    print(f"x{factor} {side:13s} {median:7.2f} s (median of {args.repeat})  {documents[side]} docs  {documents[side] / median:6.1f} docs/s", flush=True)
                 row["dask_over_pool"] = row["dask_prefect"]["seconds"] / row["process_pool"]["seconds"]
                 row["warm_over_pool"] = row["dask_warm"]["seconds"] / row["process_pool"]["seconds"]
                 results.append(row)

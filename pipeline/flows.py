@@ -230,8 +230,9 @@ def _configure_dask() -> None:
 
 
 def _local_cluster_kwargs(workers: int) -> dict:
-    # One thread per worker process: curation is CPU-bound Python.
-    return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    # One thread per worker process: curation is CPU-bound Python. pipeline.dask_worker ends each
+    # worker process without the interpreter's teardown once the worker closed.
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None, "preload": ["pipeline.dask_worker"]}
 
 
 def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, dask_workers: int):
@@ -245,15 +246,6 @@ def _task_runner(name: TaskRunnerName, workers: int, dask_address: str | None, d
     from prefect.task_runners import ProcessPoolTaskRunner
 
     return ProcessPoolTaskRunner(max_workers=workers)
-
-
-def _warm_worker() -> None:
-    """On each worker of a WarmCluster: what a curate task's start would otherwise do. Unpickling this
-    function imports this module, and with it Prefect and the curation stack; the language-ID model
-    is loaded here."""
-    from filters.langid import _load_model
-
-    _load_model()
 
 
 class WarmCluster:
@@ -275,10 +267,12 @@ class WarmCluster:
         try:
             from distributed import Client, LocalCluster
 
+            from pipeline import dask_worker
+
             _configure_dask()
             self._cluster = LocalCluster(**_local_cluster_kwargs(workers))
             with Client(self._cluster) as client:
-                client.run(_warm_worker)
+                client.run(dask_worker.warm)
         except Exception as exc:  # noqa: BLE001 - address() reports it, and curation starts its own cluster
             self._error = exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -36,8 +37,21 @@ def test_curate_flow_on_dask_equals_the_process_pool(prefect_server, warc_files,
 
     local, on_dask = tmp_path / "local", tmp_path / "dask"
     run_curate(warc_files, local, CurateConfig(workers=2), progress=False)
-    result = curate_flow_with("dask", dask_workers=2)([str(p) for p in warc_files], str(on_dask), {"workers": 2})
+    state = curate_flow_with("dask", dask_workers=2)([str(p) for p in warc_files], str(on_dask), {"workers": 2}, return_state=True)
+    result = state.result()
     assert result["run_id"] == "run-0001" and result["documents"] == 13
+    # The cluster's worker processes end without the interpreter's teardown (pipeline.dask_worker):
+    # what Prefect sent from them still arrived, each task run's end state and log line.
+    def curate_runs(task_runs):
+        return [r for r in task_runs if r.name.startswith("curate ")]
+
+    def settled(task_runs, messages):
+        done = [r for r in curate_runs(task_runs) if r.state is not None and r.state.is_completed()]
+        return done and len(done) == len(curate_runs(task_runs)) and sum("Finished in state Completed" in m for m in messages) >= len(done)
+
+    task_runs, messages = _task_runs_and_logs(state.state_details.flow_run_id, settled)
+    assert curate_runs(task_runs) and all(r.state.is_completed() for r in curate_runs(task_runs)), [(r.name, r.state) for r in task_runs]
+    assert sum("Finished in state Completed" in m for m in messages) >= len(curate_runs(task_runs)), messages
     for sub in ("provenance", "shards"):
         assert _rows(on_dask, sub) == _rows(local, sub), sub
     prov = _rows(on_dask, "provenance")
@@ -46,6 +60,23 @@ def test_curate_flow_on_dask_equals_the_process_pool(prefect_server, warc_files,
     again = curate_flow_with("process", workers=2)([str(p) for p in warc_files], str(on_dask), {"workers": 2})
     assert again["run_id"] is None and len(again["skipped_inputs"]) == 3
     assert _rows(on_dask, "provenance") == prov
+
+
+def _task_runs_and_logs(flow_run_id, settled, timeout_s: float = 30.0) -> tuple[list, list[str]]:
+    """A flow run's task runs and log messages, once `settled(task_runs, messages)` or after
+    timeout_s: the server records task run states and logs from its event stream, a moment after
+    they arrive."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while True:
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            messages = [log.message for log in client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))]
+            if settled(task_runs, messages) or time.monotonic() > deadline:
+                return task_runs, messages
+            time.sleep(0.5)
 
 
 def _run_records(flow_run_id) -> tuple[list, list[str]]:
