@@ -120,6 +120,34 @@ def time_dask_flow_warm(files: list[Path], out: Path, workers: int) -> tuple[flo
     return time.perf_counter() - started, result["documents"]
 
 
+def time_prefect_floor(tasks: int, workers: int) -> float:
+    """What a curate flow on the warm cluster costs without the curation: a flow of TASKS Prefect
+    tasks that do nothing, and the cluster's close (flow-run creation, each task run's engine,
+    events and logs, the futures' round trips)."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect_dask import DaskTaskRunner
+
+    from pipeline.flows import WarmCluster
+
+    @task(name="nothing", cache_policy=NO_CACHE)
+    def nothing(i: int) -> int:
+        return i
+
+    @flow(name="ernte-bench-floor")
+    def floor_flow(count: int) -> list[int]:
+        return [f.result() for f in [nothing.submit(i) for i in range(count)]]
+
+    warm = WarmCluster(workers)
+    address = warm.address()
+    started = time.perf_counter()
+    try:
+        floor_flow.with_options(task_runner=DaskTaskRunner(address=address))(tasks)
+    finally:
+        warm.close()
+    return time.perf_counter() - started
+
+
 SIDES = {"process_pool": time_process_pool, "dask_prefect": time_dask_flow, "dask_warm": time_dask_flow_warm}
 
 
@@ -173,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["dask_over_pool"] = row["dask_prefect"]["seconds"] / row["process_pool"]["seconds"]
                 row["warm_over_pool"] = row["dask_warm"]["seconds"] / row["process_pool"]["seconds"]
                 results.append(row)
+            # Small inputs get two tasks per worker (pipeline.flows.batches).
+            floor = statistics.median(time_prefect_floor(2 * args.workers, args.workers) for _ in range(args.repeat))
+        print(f"\nPrefect's floor on the warm cluster: a flow of {2 * args.workers} tasks that do nothing takes {floor:.2f} s (median of {args.repeat})")
         print()
         print("| input | files | process pool s | Dask via Prefect s | Dask / pool | on the warm cluster (ernte run) s | warm / pool |")
         print("|---|---:|---:|---:|---:|---:|---:|")
@@ -185,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['factor']}x vs {base['factor']}x: process pool {row['process_pool']['seconds'] / base['process_pool']['seconds']:.2f}x the time, "
                   f"Dask {row['dask_prefect']['seconds'] / base['dask_prefect']['seconds']:.2f}x (linear: {k:.0f}x)")
         if args.json:
-            args.json.write_text(json.dumps({"workers": args.workers, "results": results}, indent=2))
+            args.json.write_text(json.dumps({"workers": args.workers, "results": results, "prefect_floor_seconds": floor}, indent=2))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
